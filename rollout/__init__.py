@@ -1,0 +1,1 @@
+"""GitOps rollout controller: the committed percentage is the desired state."""

@@ -1,0 +1,3 @@
+from rollout.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""One HTTP call with the retry policy every adapter shares.
+
+Retries connection errors, timeouts, 429 (honouring Retry-After) and 5xx with
+exponential backoff; anything else is returned for the caller to judge. After the
+last attempt an ExternalError says what failed in one line.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from rollout.errors import ExternalError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    timeout: float = 10.0        # seconds, per attempt (connect and read)
+    backoff: float = 0.5         # first wait; doubles each retry
+    max_wait: float = 30.0       # cap on any wait, Retry-After included
+
+
+DEFAULT_POLICY = RetryPolicy()
+_session = requests.Session()
+sleep = time.sleep  # replaced in tests that count waits
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_POLICY,
+            **kwargs) -> requests.Response:
+    """Send with retries. `what` names the system in error messages ("New Relic")."""
+    last = ""
+    for attempt in range(1, policy.attempts + 1):
+        wait = policy.backoff * 2 ** (attempt - 1)
+        try:
+            resp = _session.request(method, url, timeout=policy.timeout, **kwargs)
+        except requests.Timeout:
+            last = f"no answer within {policy.timeout:g}s"
+        except requests.ConnectionError as exc:
+            last = f"cannot connect ({exc.__class__.__name__})"
+        else:
+            if resp.status_code not in RETRY_STATUSES:
+                return resp
+            last = f"HTTP {resp.status_code}"
+            hinted = _retry_after(resp)
+            if hinted is not None:
+                wait = hinted
+        if attempt < policy.attempts:
+            sleep(min(wait, policy.max_wait))
+    raise ExternalError(f"{what}: {method} {url} failed after {policy.attempts} attempts: {last}")
+
+
+def raise_for_status(resp: requests.Response, what: str) -> requests.Response:
+    """Return a 2xx response; otherwise raise ExternalError in the vendor's own words.
+
+    Vendors explain a refusal in the body, which says more than the status: Slack sends a
+    plain string (`invalid_payload`), GitHub and PagerDuty JSON with `message` and `errors`
+    (strings for PagerDuty, objects with `message` or `field`/`code` for GitHub).
+    """
+    if 200 <= resp.status_code < 300:
+        return resp
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (body.get("message") or body.get("errors")):
+        parts = [str(body["message"])] if body.get("message") else []
+        for err in body.get("errors") or []:
+            if isinstance(err, dict):
+                err = err.get("message") or " ".join(
+                    str(err[k]) for k in ("resource", "field", "code") if err.get(k))
+            parts.append(str(err))
+        detail = "; ".join(parts)
+    else:
+        detail = resp.text.strip() or resp.reason or "no explanation in the response"
+    detail = " ".join(detail.split())  # errors reach users as one line
+    if len(detail) > 500:
+        detail = detail[:499] + "…"
+    raise ExternalError(f"{what}: HTTP {resp.status_code} {detail}")

@@ -1,0 +1,75 @@
+"""`rollout`: the command line. Each sub-command lives in cmd_<name>.py.
+
+Imports here stay light: `rollout validate` runs on every pull request.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rollout.errors import EXIT_USAGE, RolloutError
+
+# One module per sub-command, in the order `rollout --help` lists them.
+COMMANDS = [
+    "validate",
+    "changed",
+    "reconcile",
+    "status",
+    "history",
+    "bucket",
+]
+
+DESCRIPTION = """\
+GitOps rollout controller. The committed percentage in rollout/flags/<flag>.yaml is the
+desired state; `reconcile` applies it to the flag store when the ladder, the soak time and
+the gate allow it; `guard` rolls back on a trigger and proposes the revert to git.
+
+exit codes: 0 done or nothing to do; 1 a move was held or refused by a rule;
+2 invalid input or usage; 3 rollback (happened, or the gate says so); 4 an outside system failed
+"""
+
+EPILOG = """\
+examples:
+  rollout validate                         check every committed flag file
+  rollout validate --base origin/main      judge the pull request's move
+  rollout reconcile --dry-run              show what would be applied
+  rollout status --output json
+  rollout bucket skills_rollout user-42
+
+stores: --store or ROLLOUT_STORE, default sqlite:///.rollout/flags.db
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"rollout: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rollout", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"rollout.cli.cmd_{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except RolloutError as exc:
+        print(f"rollout {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""The metric catalog as typed objects, and the NRQL each metric stands for.
+
+Three readers use this module: the gate (thresholds, comparisons), the New Relic
+source (NRQL with FACET on the cohort), and the Pulumi alerts and dashboards (NRQL
+without facet, alert conditions). None of them retypes a number.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rollout.errors import UserError
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "catalog.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "catalog.schema.json"
+
+_COND = re.compile(r"^\s*(?:(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)|(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?))\s*$")
+NR_OPERATORS = {">": "above", ">=": "above_or_equals", "<": "below", "<=": "below_or_equals"}
+PAGING = {"SEV1", "SEV2"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A threshold as the seeds write it: "> 5", "<= 0" or the band "2..5"."""
+
+    op: str             # one of < <= > >= ..
+    value: float
+    high: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Condition":
+        m = _COND.match(str(text))
+        if not m:
+            raise ValueError(f"expected a condition like '< 2', '>= 95' or '2..5', got {text!r}")
+        if m.group(1):
+            return cls(m.group(1), float(m.group(2)))
+        lo, hi = float(m.group(3)), float(m.group(4))
+        return cls("..", min(lo, hi), max(lo, hi))
+
+    def met(self, x: float) -> bool:
+        if self.op == "..":
+            return self.value <= x <= self.high
+        return {"<": x < self.value, "<=": x <= self.value,
+                ">": x > self.value, ">=": x >= self.value}[self.op]
+
+    @property
+    def nr_operator(self) -> str:
+        """New Relic's operator name for an alert on this condition."""
+        if self.op == "..":
+            raise ValueError("a band cannot be an alert condition")
+        return NR_OPERATORS[self.op]
+
+    def __str__(self) -> str:
+        fmt = lambda v: f"{v:g}"
+        if self.op == "..":
+            return f"{fmt(self.value)}..{fmt(self.high)}"
+        return f"{self.op} {fmt(self.value)}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    when: Condition
+    minutes: int
+    severity: str
+    notify: str            # pagerduty | slack | email
+    loss_of_signal: bool
+    source: str
+
+    @property
+    def pages(self) -> bool:
+        return self.severity in PAGING
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    title: str
+    unit: str
+    worse: str                                  # "higher" or "lower"
+    aggregate: dict | None = None               # {"percentage": {...}} | {"percentile": ...} | ...
+    derived: dict | None = None                 # {"savings_of": "<metric>"}
+    nrql_override: str | None = None
+    thresholds: dict = field(default_factory=dict)     # name -> Condition
+    steps: dict = field(default_factory=dict)          # step -> {name -> Condition}
+    compare: dict | None = None
+    gate_steps: tuple | None = None             # None: gates at every step
+    alerts: tuple = ()
+    window_minutes: int | None = None
+
+    def thresholds_for(self, step: str | None) -> dict:
+        return self.steps.get(step, self.thresholds) if step else self.thresholds
+
+    def gates_at(self, step: str) -> bool:
+        if self.nrql_override:          # service-wide signals with no cohort: alerts only
+            return False
+        return self.gate_steps is None or step in self.gate_steps
+
+    def select(self, catalog: "Catalog") -> str:
+        """The NRQL aggregate expression of this metric."""
+        agg = self.aggregate
+        if agg is None and self.derived:
+            base = catalog.metrics[self.derived["savings_of"]].select(catalog)
+            attr = catalog.cohort_attribute
+            ctl = f"filter({base}, WHERE {attr} = 'control')"
+            can = f"filter({base}, WHERE {attr} = 'canary')"
+            return f"({ctl} - {can}) / {ctl} * 100"
+        kind, arg = next(iter(agg.items()))
+        if kind == "percentage":
+            value = arg["is"]
+            if isinstance(value, bool):
+                return f"percentage(count(*), WHERE {arg['field']} IS {'TRUE' if value else 'FALSE'})"
+            return f"percentage(count(*), WHERE {arg['field']} = '{value}')"
+        if kind == "percentile":
+            return f"percentile({arg['field']}, {arg['p']})"
+        return f"{kind}({arg})"
+
+    def nrql(self, catalog: "Catalog", *, facet: bool = False, timeseries: str | None = None,
+             since: str | None = None) -> str:
+        """The whole query. facet=True splits by cohort (gates, side-by-side charts)."""
+        if self.nrql_override:
+            q = self.nrql_override
+        else:
+            q = f"SELECT {self.select(catalog)} FROM {catalog.event}"
+        if facet and not self.derived and not self.nrql_override:
+            q += f" FACET {catalog.cohort_attribute}"
+        if since:
+            q += f" SINCE {since}"
+        if timeseries:
+            q += f" TIMESERIES {timeseries}"
+        return q
+
+
+@dataclass(frozen=True)
+class Catalog:
+    event: str
+    cohort_attribute: str
+    min_requests: int
+    confidence: float
+    metrics: dict                     # name -> Metric, in file order
+
+    def gated(self, step: str) -> list[Metric]:
+        return [m for m in self.metrics.values() if m.gates_at(step)]
+
+    def alerts(self) -> list[tuple[Metric, Alert]]:
+        return [(m, a) for m in self.metrics.values() for a in m.alerts]
+
+
+def _notify_for(severity: str) -> str:
+    return "pagerduty" if severity in PAGING else "slack"
+
+
+def build_catalog(data: dict, name: str = "catalog") -> Catalog:
+    """Typed catalog from parsed data; raises UserError naming the field."""
+    from jsonschema import Draft202012Validator
+    import json
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.path) or "(top level)"
+        raise UserError(f"{name}: field {where}: {e.message}")
+    metrics = {}
+    for mname, m in data["metrics"].items():
+        def conds(d, where):
+            return {k: Condition.parse(v) for k, v in (d or {}).items()}
+        derived = m.get("derived")
+        if derived and derived["savings_of"] not in data["metrics"]:
+            raise UserError(f"{name}: field metrics.{mname}.derived.savings_of: "
+                            f"expected a metric name, got {derived['savings_of']!r}")
+        compare = dict(m["compare"]) if m.get("compare") else None
+        if compare and "rollback" in compare:
+            compare["rollback"] = Condition.parse(compare["rollback"])
+        metrics[mname] = Metric(
+            name=mname, title=m["title"], unit=m["unit"], worse=m["worse"],
+            aggregate=m.get("aggregate"), derived=derived, nrql_override=m.get("nrql"),
+            thresholds=conds(m.get("thresholds"), "thresholds"),
+            steps={s: conds(t, f"steps.{s}") for s, t in (m.get("steps") or {}).items()},
+            compare=compare,
+            gate_steps=tuple(m["gate_steps"]) if "gate_steps" in m else None,
+            alerts=tuple(Alert(a["name"], Condition.parse(a["when"]), a["minutes"], a["severity"],
+                               a.get("notify") or _notify_for(a["severity"]),
+                               bool(a.get("loss_of_signal")), a["source"])
+                         for a in m.get("alerts", ())),
+            window_minutes=m.get("window_minutes"),
+        )
+    return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
+                   float(data["confidence"]), metrics)
+
+
+@lru_cache(maxsize=8)
+def load_catalog(path: str | None = None) -> Catalog:
+    from rollout.yamlfile import load_yaml
+
+    p = Path(path) if path else DEFAULT_PATH
+    data = load_yaml(p)
+    if not isinstance(data, dict):
+        raise UserError(f"{p}: expected a mapping at the top level")
+    return build_catalog(data, str(p))
