@@ -1,0 +1,30 @@
+# The two commands of the README: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install bench clean
+
+$(BIN)/rollout: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,infra]'
+	@touch $@
+
+install: $(BIN)/rollout
+
+# Reconcile the committed state into the embedded SQLite store and show the status.
+run: install
+	$(BIN)/rollout validate
+	$(BIN)/rollout reconcile || [ $$? -eq 1 ]
+	$(BIN)/rollout status
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/reconcile_many.py
+
+clean:
+	rm -rf $(VENV) .rollout *.egg-info

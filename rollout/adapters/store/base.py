@@ -1,0 +1,185 @@
+"""The flag store interface, and the SQL implementation SQLite and PostgreSQL share.
+
+A store holds what the application reads (`feature_flags`) and the append-only
+`rollout_history`. Applying a value and writing its history row happen in one
+transaction, guarded by compare-and-set on `version`, so two controllers racing
+cannot both apply and nothing is applied without its record.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from datetime import datetime, timezone
+
+from rollout.core.state import HELD, REFUSED, Applied, Event
+from rollout.errors import ConflictError
+
+
+class FlagStore(ABC):
+    url: str
+
+    @abstractmethod
+    def read(self, flag: str) -> Applied | None: ...
+
+    @abstractmethod
+    def read_all(self) -> dict[str, Applied]: ...
+
+    @abstractmethod
+    def apply(self, flag: str, percentage: int, expected_version: int | None,
+              event: Event) -> Applied:
+        """Set the value if the version is still `expected_version` (None: the flag must not
+        exist yet) and append `event`, atomically. Raises ConflictError if another writer won."""
+
+    @abstractmethod
+    def record(self, event: Event) -> bool:
+        """Append a decision that changed nothing. A held or refused move identical to the
+        flag's last history row is not written again (returns False)."""
+
+    @abstractmethod
+    def history(self, flag: str | None = None, until: datetime | None = None) -> list[Event]:
+        """History rows, oldest first."""
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def same_decision(last: Event | None, event: Event) -> bool:
+    return (last is not None and event.kind in (HELD, REFUSED) and last.kind == event.kind
+            and (last.from_pct, last.to_pct, last.revision) ==
+            (event.from_pct, event.to_pct, event.revision))
+
+
+class SQLStore(FlagStore):
+    """Shared SQL; subclasses provide a DB-API connection and their dialect."""
+
+    placeholder = "?"
+
+    def __init__(self, url: str, conn):
+        self.url = url
+        self.conn = conn
+
+    # -- dialect hooks ------------------------------------------------------------
+    @abstractmethod
+    def _begin_write(self, cur) -> None:
+        """Start a transaction that serialises writers."""
+
+    def _ts_in(self, dt: datetime):
+        return utc(dt)
+
+    def _ts_out(self, value) -> datetime:
+        return utc(value)
+
+    # -- helpers ------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _event_row(self, r) -> Event:
+        return Event(flag=r[1], at=self._ts_out(r[2]), kind=r[3], from_pct=r[4], to_pct=r[5],
+                     reasons=tuple(json.loads(r[6] or "[]")), revision=r[7] or "",
+                     commit=r[8] or "", actor=r[9] or "", evidence=json.loads(r[10] or "{}"),
+                     id=r[0])
+
+    def _applied_row(self, r) -> Applied:
+        return Applied(r[0], r[1], bool(r[2]), r[4], self._ts_out(r[3]))
+
+    _EVENT_COLS = "id, flag, at, kind, from_pct, to_pct, reasons, revision, git_commit, actor, evidence"
+
+    def _insert_event(self, cur, e: Event) -> None:
+        cur.execute(self._sql(
+            "INSERT INTO rollout_history (flag, at, kind, from_pct, to_pct, reasons, revision,"
+            " git_commit, actor, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+            (e.flag, self._ts_in(e.at), e.kind, e.from_pct, e.to_pct, json.dumps(list(e.reasons)),
+             e.revision, e.commit, e.actor, json.dumps(e.evidence, default=str)))
+
+    def _last_event(self, cur, flag: str) -> Event | None:
+        cur.execute(self._sql(f"SELECT {self._EVENT_COLS} FROM rollout_history WHERE flag = ?"
+                              " ORDER BY id DESC LIMIT 1"), (flag,))
+        r = cur.fetchone()
+        return self._event_row(r) if r else None
+
+    # -- interface ----------------------------------------------------------------
+    def read(self, flag: str) -> Applied | None:
+        cur = self.conn.cursor()
+        cur.execute(self._sql("SELECT name, percentage, enabled, updated_at, version"
+                              " FROM feature_flags WHERE name = ?"), (flag,))
+        r = cur.fetchone()
+        self.conn.commit()
+        return self._applied_row(r) if r else None
+
+    def read_all(self) -> dict[str, Applied]:
+        cur = self.conn.cursor()
+        cur.execute("SELECT name, percentage, enabled, updated_at, version FROM feature_flags"
+                    " ORDER BY name")
+        rows = cur.fetchall()
+        self.conn.commit()
+        return {r[0]: self._applied_row(r) for r in rows}
+
+    def apply(self, flag, percentage, expected_version, event):
+        cur = self.conn.cursor()
+        try:
+            self._begin_write(cur)
+            now = self._ts_in(event.at)
+            if expected_version is None:
+                cur.execute(self._sql(
+                    "INSERT INTO feature_flags (name, percentage, enabled, updated_at, version)"
+                    " VALUES (?, ?, ?, ?, 1) ON CONFLICT (name) DO NOTHING"),
+                    (flag, percentage, percentage > 0, now))
+            else:
+                cur.execute(self._sql(
+                    "UPDATE feature_flags SET percentage = ?, enabled = ?, updated_at = ?,"
+                    " version = version + 1 WHERE name = ? AND version = ?"),
+                    (percentage, percentage > 0, now, flag, expected_version))
+            if cur.rowcount != 1:
+                raise ConflictError(f"flag {flag} changed under us (expected version "
+                                    f"{expected_version}); another controller applied first")
+            self._insert_event(cur, event)
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        version = 1 if expected_version is None else expected_version + 1
+        return Applied(flag, percentage, percentage > 0, version, utc(event.at))
+
+    def record(self, event):
+        cur = self.conn.cursor()
+        try:
+            self._begin_write(cur)
+            if same_decision(self._last_event(cur, event.flag), event):
+                self.conn.commit()
+                return False
+            self._insert_event(cur, event)
+            self.conn.commit()
+            return True
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    def history(self, flag=None, until=None):
+        sql = f"SELECT {self._EVENT_COLS} FROM rollout_history"
+        where, args = [], []
+        if flag is not None:
+            where.append("flag = ?")
+            args.append(flag)
+        if until is not None:
+            where.append("at <= ?")
+            args.append(self._ts_in(until))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cur = self.conn.cursor()
+        cur.execute(self._sql(sql + " ORDER BY id"), args)
+        rows = cur.fetchall()
+        self.conn.commit()
+        return [self._event_row(r) for r in rows]
+
+    def close(self):
+        self.conn.close()

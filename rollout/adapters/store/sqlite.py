@@ -1,0 +1,71 @@
+"""The embedded default flag store: one SQLite file, by default .rollout/flags.db."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rollout.adapters.store.base import SQLStore, utc
+from rollout.errors import ExternalError, UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feature_flags (
+    name        TEXT PRIMARY KEY,
+    percentage  INTEGER NOT NULL CHECK (percentage BETWEEN 0 AND 100),
+    enabled     BOOLEAN NOT NULL,
+    updated_at  TEXT NOT NULL,
+    version     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollout_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    flag        TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    from_pct    INTEGER,
+    to_pct      INTEGER,
+    reasons     TEXT NOT NULL DEFAULT '[]',
+    revision    TEXT,
+    git_commit  TEXT,
+    actor       TEXT,
+    evidence    TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS rollout_history_flag ON rollout_history (flag, id);
+CREATE TRIGGER IF NOT EXISTS rollout_history_no_update BEFORE UPDATE ON rollout_history
+BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS rollout_history_no_delete BEFORE DELETE ON rollout_history
+BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
+"""
+
+
+def sqlite_path(url: str) -> Path:
+    """sqlite:///relative/path.db or sqlite:////absolute/path.db (SQLAlchemy's convention)."""
+    if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
+        raise UserError(f"store URL {url!r}: expected sqlite:///relative/path.db "
+                        f"or sqlite:////absolute/path.db")
+    return Path(url[len("sqlite:///"):])
+
+
+class SQLiteStore(SQLStore):
+    def __init__(self, url: str):
+        path = sqlite_path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ExternalError(f"store {url}: {exc}") from None
+        except OSError as exc:
+            raise ExternalError(f"store {url}: cannot create {path.parent} ({exc.strerror})") from None
+        super().__init__(url, conn)
+        self.path = path
+
+    def _begin_write(self, cur):
+        cur.execute("BEGIN IMMEDIATE")
+
+    def _ts_in(self, dt: datetime) -> str:
+        return utc(dt).isoformat(timespec="microseconds")
+
+    def _ts_out(self, value) -> datetime:
+        return datetime.fromisoformat(value).astimezone(timezone.utc)

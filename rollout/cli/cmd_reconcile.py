@@ -1,0 +1,61 @@
+"""rollout reconcile: apply the committed state of every flag to the flag store."""
+from __future__ import annotations
+
+import argparse
+
+from rollout.cli.common import add_flags_dir, add_output, add_store
+from rollout.errors import EXIT_HELD, EXIT_OK
+
+EPILOG = """\
+examples:
+  rollout reconcile                                  into .rollout/flags.db
+  rollout reconcile --dry-run                        decide and print, write nothing
+  rollout reconcile --store postgres://rollout@db/prod --metrics newrelic://
+
+For each flag: no change -> nothing; a step down -> applied at once; one step up ->
+applied when the current step's soak is served and (from a live step) the gate says
+proceed; otherwise held or refused, with reasons, recorded in the history. Running it
+twice is safe: the second run changes nothing. An aborted revision is not re-applied
+until a new commit changes the file or `rollout retry` clears the abort.
+exit: 0 applied or nothing to do; 1 a move was held or refused; 2 invalid input;
+4 the store or the metric source failed
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("reconcile", help="apply the committed state to the flag store",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_store(p)
+    p.add_argument("--history", metavar="URL",
+                   help="history store for an http(s) flag store (sqlite:///... or postgres://...)")
+    p.add_argument("--metrics", metavar="URL",
+                   help="metric source for the gate (default: the events in the sqlite store)")
+    p.add_argument("--dry-run", action="store_true", help="decide and print; write nothing")
+    add_flags_dir(p)
+    add_output(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rollout.adapters.store import open_store, store_url
+    from rollout.cli.common import actor, now, print_json, print_table
+    from rollout.flagfiles import current_commit, load_flags
+    from rollout.gating import make_gate
+    from rollout.reconcile import reconcile
+
+    states = load_flags(args.flags)
+    url = store_url(args.store)
+    with open_store(url, args.history) as store:
+        outcomes = reconcile(states, store, now(), commit=current_commit(), actor=actor(),
+                             dry_run=args.dry_run, gate=make_gate(args.metrics, url, store))
+    if args.output == "json":
+        print_json({"store": url, "dry_run": args.dry_run,
+                    "outcomes": [o.to_json() for o in outcomes]})
+    else:
+        prefix = "(dry run) " if args.dry_run else ""
+        print_table(["flag", "action", "from", "to", "reasons"],
+                    [[o.decision.flag, prefix + o.decision.action, f"{o.decision.from_pct}%",
+                      f"{o.decision.to_pct}%", "; ".join(o.decision.reasons)] for o in outcomes])
+    held = any(o.decision.action in ("hold", "refuse") for o in outcomes)
+    return EXIT_HELD if held else EXIT_OK

@@ -1,0 +1,68 @@
+"""What several sub-commands share: store and output options, clock, actor, printing."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import socket
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rollout.errors import UserError
+
+
+def add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", metavar="URL",
+                   help="flag store: sqlite:///PATH (default sqlite:///.rollout/flags.db), "
+                        "postgres://..., https://...; or set ROLLOUT_STORE")
+
+
+def add_flags_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flags", metavar="DIR", type=Path, default=Path("rollout/flags"),
+                   help="directory of committed flag files (default: rollout/flags)")
+
+
+def add_output(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
+    p.add_argument("--output", "-o", choices=choices, default=choices[0],
+                   help=f"output format (default: {choices[0]})")
+
+
+def parse_time(text: str, what: str = "--at") -> datetime:
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"{what} {text!r}: expected an ISO-8601 time like 2026-11-20T09:00Z") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def now() -> datetime:
+    """The clock. ROLLOUT_NOW pins it (rehearsals and tests); decisions never read it."""
+    pinned = os.environ.get("ROLLOUT_NOW")
+    return parse_time(pinned, "ROLLOUT_NOW") if pinned else datetime.now(timezone.utc)
+
+
+def actor() -> str:
+    for var in ("ROLLOUT_ACTOR", "GITHUB_ACTOR"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+    print(line(headers))
+    print(line(["-" * w for w in widths]))
+    for r in cells:
+        print(line(r))

@@ -1,0 +1,37 @@
+"""What a metric source saw in one window, per cohort: the gate's only input from outside.
+
+Pure data. A source fills it; the gate (rollout/core/gate.py) judges it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+COHORTS = ("canary", "control")
+
+
+@dataclass(frozen=True)
+class CohortData:
+    requests: int                                   # events of this cohort in the window
+    values: dict[str, float | None] = field(default_factory=dict)   # metric name -> value
+    # field name -> values for rank tests: raw per-event values (sqlite) or one value per
+    # TIMESERIES interval (New Relic)
+    samples: dict[str, Sequence[float]] = field(default_factory=dict)
+    # metric name -> numerator of a percentage metric (events meeting its condition), for
+    # the two-proportion test
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+EMPTY = CohortData(0)
+
+
+@dataclass(frozen=True)
+class Observations:
+    window_start: datetime
+    window_end: datetime
+    cohorts: dict[str, CohortData]
+    errors: dict[str, str] = field(default_factory=dict)   # metric name -> why the source failed it
+
+    def cohort(self, name: str) -> CohortData:
+        return self.cohorts.get(name, EMPTY)

@@ -1,0 +1,181 @@
+"""The rollout state model: committed flag files, applied values, history events.
+
+Pure: builds typed objects from parsed data and says, in one line naming the file
+and field, what is wrong with it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from rollout.errors import UserError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "flag.schema.json"
+FLAG_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+# History event kinds. applied/aborted change the store; the others only record.
+APPLIED, ABORTED, HELD, REFUSED, RETRY = "applied", "aborted", "held", "refused", "retry"
+CHANGES = (APPLIED, ABORTED)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'72h', '7d', '90m' (also '30s' for drills) -> timedelta."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*", str(text))
+    if not m:
+        raise ValueError(f"expected a duration like 90m, 72h or 7d, got {text!r}")
+    seconds = float(m.group(1)) * {"s": 1, **_UNITS}[m.group(2)]
+    return timedelta(seconds=seconds)
+
+
+def format_duration(td: timedelta) -> str:
+    """Hours and minutes, as the playbook counts soak time: '62h', '61h30m', '45m'."""
+    minutes = int(max(td.total_seconds(), 0)) // 60
+    h, m = divmod(minutes, 60)
+    if not h:
+        return f"{m}m"
+    return f"{h}h{m:02d}m" if m else f"{h}h"
+
+
+@dataclass(frozen=True)
+class Step:
+    percentage: int
+    name: str
+    soak: timedelta | None
+
+
+@dataclass(frozen=True)
+class Ladder:
+    steps: tuple[Step, ...]
+
+    def index(self, percentage: int) -> int | None:
+        for i, s in enumerate(self.steps):
+            if s.percentage == percentage:
+                return i
+        return None
+
+    def step(self, percentage: int) -> Step | None:
+        i = self.index(percentage)
+        return None if i is None else self.steps[i]
+
+    def next(self, percentage: int) -> Step | None:
+        i = self.index(percentage)
+        return self.steps[i + 1] if i is not None and i + 1 < len(self.steps) else None
+
+    @property
+    def percentages(self) -> list[int]:
+        return [s.percentage for s in self.steps]
+
+
+@dataclass(frozen=True)
+class FlagState:
+    """What git says: the committed desired state of one flag."""
+
+    flag: str
+    percentage: int
+    ladder: Ladder
+    path: str = ""
+    revision: str = ""          # the commit that last changed the file (or a content hash)
+    description: str = ""
+    owner: str = ""
+
+    @property
+    def step(self) -> Step:
+        return self.ladder.step(self.percentage)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the flag store says: the value the application reads."""
+
+    flag: str
+    percentage: int
+    enabled: bool
+    version: int
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the append-only history."""
+
+    flag: str
+    at: datetime
+    kind: str
+    from_pct: int | None
+    to_pct: int | None
+    reasons: tuple[str, ...] = ()
+    revision: str = ""
+    commit: str = ""
+    actor: str = ""
+    evidence: dict = field(default_factory=dict)
+    id: int | None = None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "flag": self.flag, "at": self.at.isoformat(), "kind": self.kind,
+                "from": self.from_pct, "to": self.to_pct, "reasons": list(self.reasons),
+                "revision": self.revision, "commit": self.commit, "actor": self.actor,
+                "evidence": self.evidence}
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _schema_error(name: str, data) -> str | None:
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return None
+    e = min(errors, key=lambda e: (len(e.path), list(map(str, e.path))))
+    where = ".".join(str(p) for p in e.path)
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        return f"{name}: unknown key {extra[0]!r}" + (f" in {where}" if where else "") + \
+            f", expected one of {', '.join(sorted(e.schema['properties']))}"
+    if e.validator == "required":
+        return f"{name}: missing key {e.message.split(chr(39))[1]!r}" + (f" in {where}" if where else "")
+    if e.validator == "pattern" and where == "flag":
+        return f"{name}: field flag: {e.instance!r} is not a plain identifier, expected [a-z][a-z0-9_]*"
+    return f"{name}: field {where or '(top level)'}: {e.message}"
+
+
+def build_flag(data, name: str, *, expected_flag: str | None = None,
+               revision: str = "") -> FlagState:
+    """A FlagState from parsed YAML, or a one-line UserError naming file and field."""
+    if not isinstance(data, dict):
+        raise UserError(f"{name}: expected a mapping with keys flag, percentage, ladder, "
+                        f"got {type(data).__name__}")
+    problem = _schema_error(name, data)
+    if problem:
+        raise UserError(problem)
+    if expected_flag is not None and data["flag"] != expected_flag:
+        raise UserError(f"{name}: field flag: {data['flag']!r} must equal the file name "
+                        f"{expected_flag!r}")
+    steps = tuple(Step(s["percentage"], s["step"],
+                       parse_duration(s["soak"]) if "soak" in s else None)
+                  for s in data["ladder"])
+    pcts = [s.percentage for s in steps]
+    if pcts[0] != 0 or pcts[-1] != 100 or any(b <= a for a, b in zip(pcts, pcts[1:])):
+        raise UserError(f"{name}: field ladder: percentages {pcts} must rise strictly from 0 to 100")
+    if len({s.name for s in steps}) != len(steps):
+        raise UserError(f"{name}: field ladder: step names must be unique")
+    ladder = Ladder(steps)
+    if ladder.index(data["percentage"]) is None:
+        raise UserError(f"{name}: field percentage: {data['percentage']} is not on the ladder, "
+                        f"expected one of {', '.join(map(str, pcts))}")
+    return FlagState(flag=data["flag"], percentage=data["percentage"], ladder=ladder,
+                     path=name, revision=revision, description=data.get("description", ""),
+                     owner=data.get("owner", ""))
+
+
+def check_flag_name(name: str) -> str:
+    if not FLAG_NAME.fullmatch(name or ""):
+        raise UserError(f"flag {name!r} is not a plain identifier, expected [a-z][a-z0-9_]*")
+    return name

@@ -1,0 +1,108 @@
+"""Committed state on disk and in git: flag files, their revisions, the current commit."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from rollout.core.state import FlagState, build_flag, check_flag_name
+from rollout.errors import UserError
+from rollout.yamlfile import load_yaml, parse_yaml
+
+DEFAULT_DIR = Path("rollout/flags")
+
+
+def _git(args: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.decode("utf-8", "replace") if out.returncode == 0 else None
+
+
+def current_commit() -> str:
+    """The commit being reconciled: GITHUB_SHA in Actions, else HEAD, else ''."""
+    sha = os.environ.get("GITHUB_SHA")
+    if sha:
+        return sha
+    out = _git(["rev-parse", "HEAD"])
+    return out.strip() if out else ""
+
+
+def file_revisions(paths: list[Path]) -> dict[Path, str]:
+    """The last commit that changed each file, in one git call; uncommitted or non-git
+    files get a content hash, so an abort is still keyed by what was applied."""
+    found: dict[Path, str] = {}
+    resolved = {p.resolve(): p for p in paths}
+    if paths:
+        top = _git(["rev-parse", "--show-toplevel"], cwd=paths[0].parent)
+        dirty = _git(["status", "--porcelain", "--", *map(str, paths)]) if top else None
+        dirty_paths = set()
+        if top and dirty is not None:
+            top_path = Path(top.strip())
+            for line in dirty.splitlines():
+                dirty_paths.add((top_path / line[3:].strip()).resolve())
+            log = _git(["log", "--format=%x00%H", "--name-only", "--", *map(str, paths)])
+            commit = ""
+            for line in (log or "").splitlines():
+                if line.startswith("\x00"):
+                    commit = line[1:]
+                elif line.strip():
+                    p = (top_path / line.strip()).resolve()
+                    if p in resolved and resolved[p] not in found and p not in dirty_paths:
+                        found[resolved[p]] = commit
+    for p in paths:
+        if p not in found:
+            found[p] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()[:40]
+    return found
+
+
+def flag_paths(directory: Path = DEFAULT_DIR) -> list[Path]:
+    if not directory.is_dir():
+        raise UserError(f"{directory}: no such directory; run from the repository root "
+                        f"or pass --flags DIR")
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+
+
+def load_flag(path: Path, revision: str = "") -> FlagState:
+    stem = path.stem
+    try:
+        check_flag_name(stem)
+    except UserError:
+        raise UserError(f"{path}: file name {stem!r} is not a plain identifier, "
+                        f"expected [a-z][a-z0-9_]*.yaml") from None
+    return build_flag(load_yaml(path), str(path), expected_flag=stem, revision=revision)
+
+
+def load_flags(directory: Path = DEFAULT_DIR, *, with_revisions: bool = True) -> list[FlagState]:
+    paths = flag_paths(directory)
+    revs = file_revisions(paths) if with_revisions else {}
+    return [load_flag(p, revs.get(p, "")) for p in paths]
+
+
+def find_flag(name: str, directory: Path = DEFAULT_DIR) -> FlagState:
+    check_flag_name(name)
+    for ext in (".yaml", ".yml"):
+        path = directory / f"{name}{ext}"
+        if path.exists():
+            return load_flag(path, file_revisions([path])[path])
+    raise UserError(f"flag {name!r}: no file {directory / (name + '.yaml')}")
+
+
+def flag_at_ref(path: Path, ref: str) -> FlagState | None:
+    """The file's content at git revision `ref`; None when it did not exist there."""
+    if _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]) is None:
+        raise UserError(f"--base {ref!r}: not a git revision here (fetch it first, "
+                        f"e.g. git fetch origin main)")
+    top = _git(["rev-parse", "--show-toplevel"])
+    rel = path.resolve().relative_to(Path(top.strip()).resolve()) if top else path
+    try:
+        out = subprocess.run(["git", "show", f"{ref}:{rel.as_posix()}"], capture_output=True,
+                             timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        raise UserError("git is not available to read --base") from None
+    if out.returncode != 0:
+        return None
+    return build_flag(parse_yaml(out.stdout, f"{ref}:{rel.as_posix()}"),
+                      f"{ref}:{rel.as_posix()}", expected_flag=path.stem)

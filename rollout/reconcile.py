@@ -1,0 +1,57 @@
+"""Apply the committed state of every flag to the store, when the rules allow it.
+
+Thin orchestration around the pure core: read, decide, then write the change and
+its history row in one transaction (or record the held/refused decision).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from rollout.adapters.store.base import FlagStore
+from rollout.core.rules import APPLY, HOLD, NOOP, REFUSE, Decision, decide, with_gate
+from rollout.core.state import APPLIED, HELD, REFUSED, Event, FlagState
+from rollout.errors import ConflictError
+
+# (flag state, applied step percentage, now) -> (verdict, reasons)
+GateFn = Callable[[FlagState, int, datetime], tuple[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    written: bool          # a change or a history row was written
+    conflict: bool = False
+
+    def to_json(self) -> dict:
+        return {**self.decision.to_json(), "written": self.written, "conflict": self.conflict}
+
+
+def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit: str,
+                   actor: str, dry_run: bool = False, gate: GateFn | None = None) -> Outcome:
+    observed = store.read(state.flag)
+    history = store.history(state.flag)
+    decision = decide(state, observed, history, now)
+    if decision.needs_gate and gate is not None:
+        verdict, reasons = gate(state, decision.from_pct, now)
+        decision = with_gate(decision, verdict, reasons)
+    if dry_run or decision.action == NOOP:
+        return Outcome(decision, False)
+    kind = {APPLY: APPLIED, HOLD: HELD, REFUSE: REFUSED}[decision.action]
+    event = Event(flag=state.flag, at=now, kind=kind,
+                  from_pct=decision.from_pct if observed else None,
+                  to_pct=decision.to_pct, reasons=decision.reasons, revision=state.revision,
+                  commit=commit, actor=actor)
+    if decision.action != APPLY:
+        return Outcome(decision, store.record(event))
+    try:
+        store.apply(state.flag, decision.to_pct, observed.version if observed else None, event)
+    except ConflictError as exc:
+        return Outcome(Decision(state.flag, HOLD, decision.from_pct, decision.to_pct,
+                                (str(exc),)), False, conflict=True)
+    return Outcome(decision, True)
+
+
+def reconcile(states: list[FlagState], store: FlagStore, now: datetime, **kwargs) -> list[Outcome]:
+    return [reconcile_flag(s, store, now, **kwargs) for s in states]

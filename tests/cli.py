@@ -1,0 +1,41 @@
+"""Run the real `rollout` command in a subprocess, in a throwaway git repository."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rollout(args, cwd, env=None, input=None):
+    full_env = {**os.environ, "ROLLOUT_ACTOR": "tester", **(env or {})}
+    full_env.pop("ROLLOUT_STORE", None) if "ROLLOUT_STORE" not in (env or {}) else None
+    full_env.pop("GITHUB_STEP_SUMMARY", None) if "GITHUB_STEP_SUMMARY" not in (env or {}) else None
+    return subprocess.run([sys.executable, "-m", "rollout", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, input=input, timeout=120)
+
+
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"})
+
+
+def make_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    (repo / "rollout" / "flags").mkdir(parents=True)
+    shutil.copy(ROOT / "rollout/flags/skills_rollout.yaml", repo / "rollout/flags/")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "initial state")
+    return repo
+
+
+def set_percentage(repo: Path, pct: int, flag="skills_rollout", commit=True):
+    path = repo / "rollout/flags" / f"{flag}.yaml"
+    lines = [f"percentage: {pct}" if l.startswith("percentage:") else l
+             for l in path.read_text().splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+    if commit:
+        git(repo, "commit", "-qam", f"{flag} to {pct}%")
