@@ -1,0 +1,32 @@
+"""The Pulumi program of the `skills-rollout` project: one component per concern.
+
+    infra/       Render: web, ai-service, PostgreSQL, key-value
+    alerts/      New Relic: policy, NRQL conditions, notification routing
+    dashboards/  New Relic: the five-page dashboard
+
+Alerts and dashboards are generated from rollout/catalog.yaml, the catalog the rollout
+gates read, so the pager and the gate cannot disagree. See docs/infrastructure.md.
+"""
+import pulumi
+
+from alerts.newrelic import Alerts
+from dashboards.newrelic import Dashboard
+from infra.render import RenderServices
+from infra.settings import load_settings
+from rollout.core.catalog import load_catalog
+from rollout.errors import UserError
+
+settings = load_settings()
+try:
+    catalog = load_catalog()
+except UserError as exc:          # one line in the CLI, not a traceback
+    raise pulumi.RunError(str(exc)) from None
+
+render = RenderServices("render", settings.render)
+alerts = Alerts("alerts", settings.newrelic, catalog)
+dashboard = Dashboard("dashboard", catalog)
+
+pulumi.export("dashboardPermalink", dashboard.permalink)
+pulumi.export("alertPolicyId", alerts.policy_id)
+pulumi.export("webUrl", render.web_url)
+pulumi.export("aiServiceUrl", render.ai_service_url)

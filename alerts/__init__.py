@@ -1,0 +1,1 @@
+"""Pulumi component for New Relic alerting, generated from rollout/catalog.yaml."""

@@ -1,0 +1,1 @@
+"""Pulumi component for the New Relic dashboard, generated from rollout/catalog.yaml."""

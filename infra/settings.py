@@ -1,0 +1,291 @@
+"""The stack configuration, read and checked once, as plain typed values.
+
+Everything that differs between forks (account and owner ids, region, plans, notification
+targets, the runbook base URL) lives in Pulumi.<stack>.yaml, never in code. A missing or
+invalid value stops the program with ONE line naming the key and the command that sets it,
+raised as pulumi.RunError so the CLI prints the message without a traceback.
+
+Allowed plans and regions are taken from the provider SDK's own enums, so they cannot drift
+from what the Render API accepts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+import pulumi
+from pulumi.runtime.config import get_config, is_config_secret
+import pulumi_render.key_value as rkv
+import pulumi_render.postgres as rpg
+import pulumi_render.services as rsvc
+
+PROJECT = "skills-rollout"
+
+_OWNER_ID = re.compile(r"^(tea|usr)-[a-z0-9]+$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+_SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+class ConfigError(pulumi.RunError):
+    """A stack configuration value is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    min: int
+    max: int
+    cpu_percent: int
+    memory_percent: int
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    plan: str
+    instances: int
+    autoscaling: Autoscaling
+    health_check_path: str
+    dockerfile: str
+
+
+@dataclass(frozen=True)
+class AiServiceSettings:
+    plan: str
+    instances: int
+    skills_enabled: bool          # the kill switch: ANTHROPIC_SKILLS_ENABLED
+    skills_beta_version: str
+    dockerfile: str
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    plan: str
+    version: str
+    disk_size_gb: int
+
+
+@dataclass(frozen=True)
+class KeyValueSettings:
+    plan: str
+    maxmemory_policy: str
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    owner_id: str
+    region: str
+    repo: str
+    branch: str
+    web: WebSettings
+    ai_service: AiServiceSettings
+    postgres: PostgresSettings
+    key_value: KeyValueSettings
+    anthropic_api_key: pulumi.Output
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    pagerduty_service_key: pulumi.Output
+    slack_destination: str        # name of a Slack destination connected in the New Relic UI
+    slack_channel_id: str
+    email_addresses: tuple
+
+
+@dataclass(frozen=True)
+class NewRelicSettings:
+    account_id: str
+    region: str
+    runbook_base_url: str
+    notify: NotifySettings
+
+
+@dataclass(frozen=True)
+class Settings:
+    render: RenderSettings
+    newrelic: NewRelicSettings
+
+
+def _enum_values(enum) -> tuple:
+    return tuple(e.value for e in enum)
+
+
+class _Reader:
+    """Reads one config namespace; every failure names the key and how to set it."""
+
+    def __init__(self, namespace: str):
+        self.ns = namespace
+
+    def _key(self, top: str) -> str:
+        return f"{self.ns}:{top}"
+
+    def fail(self, path: str, problem: str, example: str, secret: bool = False):
+        flags = (" --secret" if secret else "") + (" --path" if "." in path else "")
+        key = path if self.ns == PROJECT else f"{self.ns}:{path}"
+        raise ConfigError(f"config {self.ns}:{path}: {problem}; "
+                          f"set it with: pulumi config set{flags} {key} {example}")
+
+    def raw(self, top: str):
+        return get_config(self._key(top))
+
+    def string(self, path: str, example: str, pattern: re.Pattern | None = None,
+               choices: tuple | None = None, what: str = "") -> str:
+        value = self.lookup(path, example)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"expected {what or 'a non-empty string'}, got {value!r}", example)
+        value = value.strip()
+        if choices is not None and value not in choices:
+            self.fail(path, f"expected one of {', '.join(choices)}, got {value!r}", example)
+        if pattern is not None and not pattern.match(value):
+            self.fail(path, f"expected {what}, got {value!r}", example)
+        return value
+
+    def integer(self, path: str, example: str, low: int, high: int) -> int:
+        value = self.lookup(path, example)
+        if isinstance(value, str) and _DIGITS.match(value.strip()):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(path, f"expected a whole number from {low} to {high}, got {value!r}", example)
+        return value
+
+    def boolean(self, path: str, example: str) -> bool:
+        value = self.lookup(path, example)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            value = value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false, got {value!r}", example)
+        return value
+
+    def lookup(self, path: str, example: str):
+        """The value at a dotted path; structured values arrive as JSON text."""
+        top, *rest = path.split(".")
+        value = self.raw(top)
+        if value is None:
+            self.fail(path, "missing", example)
+        if rest:
+            try:
+                value = json.loads(value) if isinstance(value, str) else value
+            except json.JSONDecodeError:
+                pass
+            walked = top
+            for part in rest:
+                if not isinstance(value, dict):
+                    raise ConfigError(
+                        f"config {self.ns}:{walked}: expected a mapping with key {part!r}, got "
+                        f"{value!r}; set its keys with: pulumi config set --path "
+                        f"{walked}.<key> <value> (docs/infrastructure.md lists them)")
+                if part not in value:
+                    self.fail(path, "missing", example)
+                value = value[part]
+                walked += "." + part
+        return value
+
+    def secret(self, top: str, example: str) -> pulumi.Output:
+        """`example` says what the value is, e.g. "the PagerDuty integration key"."""
+        value = self.raw(top)
+        # Leaving the value out makes the CLI prompt for it: it stays out of shell history.
+        prompt = f"(it prompts for {example})"
+        if value is None or not str(value).strip():
+            self.fail(top, "missing (a secret)", prompt, secret=True)
+        if not is_config_secret(self._key(top)):
+            self.fail(top, "is stored in plain text; it must be a secret", prompt, secret=True)
+        return pulumi.Output.secret(str(value))
+
+    def credential(self, top: str, example: str, env: tuple) -> None:
+        """A provider credential: the provider reads it itself, from this config key or from
+        its environment variable (how CI passes it); we only check that one of them is set."""
+        if self.raw(top) is None and any(os.environ.get(e) for e in env):
+            return
+        try:
+            self.secret(top, example)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (or export {' or '.join(env)})") from None
+
+
+def load_settings() -> Settings:
+    cfg = _Reader(PROJECT)
+    nr = _Reader("newrelic")
+    render = _Reader("render")
+
+    # pulumi-render 0.6 falls back to RENDER_APIKEY; the New Relic provider to NEW_RELIC_API_KEY.
+    render.credential("apiKey", "the Render API key", ("RENDER_APIKEY",))
+    nr.credential("apiKey", "the New Relic User key (NRAK-...)", ("NEW_RELIC_API_KEY",))
+
+    regions = _enum_values(rsvc.WebServiceDetailsCreateRegion)
+    service_plans = _enum_values(rsvc.WebServiceDetailsCreatePlan)
+
+    mins = cfg.integer("web.autoscaling.min", "2", 1, 100)
+    autoscaling = Autoscaling(
+        min=mins,
+        max=cfg.integer("web.autoscaling.max", "10", mins, 100),
+        cpu_percent=cfg.integer("web.autoscaling.cpuPercent", "70", 1, 100),
+        memory_percent=cfg.integer("web.autoscaling.memoryPercent", "80", 1, 100),
+    )
+    instances = cfg.integer("web.instances", "2", 1, 100)
+    if not autoscaling.min <= instances <= autoscaling.max:
+        cfg.fail("web.instances", f"expected a number within autoscaling min..max "
+                 f"({autoscaling.min}..{autoscaling.max}), got {instances}", str(autoscaling.min))
+    web = WebSettings(
+        plan=cfg.string("web.plan", "standard", choices=service_plans),
+        instances=instances,
+        autoscaling=autoscaling,
+        health_check_path=cfg.string("web.healthCheckPath", "/health",
+                                     pattern=re.compile(r"^/\S*$"), what="a path starting with /"),
+        dockerfile=cfg.string("web.dockerfile", "./Dockerfile"),
+    )
+    ai = AiServiceSettings(
+        plan=cfg.string("aiService.plan", "standard", choices=service_plans),
+        instances=cfg.integer("aiService.instances", "1", 1, 100),
+        skills_enabled=cfg.boolean("aiService.skillsEnabled", "true"),
+        skills_beta_version=cfg.string("aiService.skillsBetaVersion", "skills-2025-10-02"),
+        dockerfile=cfg.string("aiService.dockerfile", "./services/ai-service/Dockerfile"),
+    )
+    pg_plans = tuple(p for p in _enum_values(rpg.Plan) if p != "free")  # free: no backups
+    postgres = PostgresSettings(
+        plan=cfg.string("postgres.plan", "standard", choices=pg_plans),
+        version=cfg.string("postgres.version", "16", choices=_enum_values(rpg.Version)),
+        disk_size_gb=cfg.integer("postgres.diskSizeGb", "25", 1, 16384),
+    )
+    key_value = KeyValueSettings(
+        plan=cfg.string("keyValue.plan", "starter", choices=_enum_values(rkv.Plan)),
+        maxmemory_policy=cfg.string("keyValue.maxmemoryPolicy", "allkeys_lru",
+                                    choices=_enum_values(rkv.MaxmemoryPolicy)),
+    )
+    render_settings = RenderSettings(
+        owner_id=cfg.string("ownerId", "tea-abc123", pattern=_OWNER_ID,
+                            what="a Render workspace id like tea-... or usr-..."),
+        region=cfg.string("region", "oregon", choices=regions),
+        repo=cfg.string("repo", "https://github.com/your-org/your-app",
+                        pattern=re.compile(r"^https://\S+$"), what="an https:// repository URL"),
+        branch=cfg.string("branch", "main"),
+        web=web, ai_service=ai, postgres=postgres, key_value=key_value,
+        anthropic_api_key=cfg.secret("anthropicApiKey", "the model API key"),
+    )
+
+    # A list in the stack file; `pulumi config set --path` stores a comma-separated string.
+    emails = cfg.lookup("notify.emailAddresses", "oncall@example.com")
+    if isinstance(emails, str):
+        emails = [e.strip() for e in emails.split(",")]
+    if not isinstance(emails, list) or not emails or not all(
+            isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        cfg.fail("notify.emailAddresses", f"expected a list of e-mail addresses, got {emails!r}",
+                 "oncall@example.com,team@example.com")
+    notify = NotifySettings(
+        pagerduty_service_key=cfg.secret("pagerdutyServiceKey", "the PagerDuty Events v2 integration key"),
+        slack_destination=cfg.string("notify.slackDestination", "'Slack: my-workspace'"),
+        slack_channel_id=cfg.string("notify.slackChannelId", "C0123456789", pattern=_SLACK_CHANNEL,
+                                    what="a Slack channel id like C0123456789"),
+        email_addresses=tuple(emails),
+    )
+    base = cfg.string("runbookBaseUrl", "https://github.com/your-org/your-repo/blob/main",
+                      pattern=re.compile(r"^https://[^\s#?]+$"),
+                      what="an https:// URL without query or fragment")
+    newrelic = NewRelicSettings(
+        account_id=nr.string("accountId", "1234567", pattern=_DIGITS,
+                             what="a numeric New Relic account id"),
+        region=nr.string("region", "US", choices=("US", "EU")),
+        runbook_base_url=base.rstrip("/"),
+        notify=notify,
+    )
+    return Settings(render=render_settings, newrelic=newrelic)
