@@ -152,6 +152,18 @@ def _notify_for(severity: str) -> str:
     return "pagerduty" if severity in PAGING else "slack"
 
 
+def _alert_condition(when: str, metric: dict, where: str) -> Condition:
+    """`when` is a condition, or names a threshold of the metric so the number that rolls
+    back and the number that pages are stated once."""
+    if when in ("target", "rollback", "warn"):
+        text = (metric.get("thresholds") or {}).get(when)
+        if text is None:
+            raise UserError(f"catalog: field {where}.alerts: when: {when} names a threshold "
+                            f"the metric does not have")
+        return Condition.parse(text)
+    return Condition.parse(when)
+
+
 def build_catalog(data: dict, name: str = "catalog") -> Catalog:
     """Typed catalog from parsed data; raises UserError naming the field."""
     from jsonschema import Draft202012Validator
@@ -181,7 +193,8 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
             steps={s: conds(t, f"steps.{s}") for s, t in (m.get("steps") or {}).items()},
             compare=compare,
             gate_steps=tuple(m["gate_steps"]) if "gate_steps" in m else None,
-            alerts=tuple(Alert(a["name"], Condition.parse(a["when"]), a["minutes"], a["severity"],
+            alerts=tuple(Alert(a["name"], _alert_condition(a["when"], m, f"metrics.{mname}"),
+                               a["minutes"], a["severity"],
                                a.get("notify") or _notify_for(a["severity"]),
                                bool(a.get("loss_of_signal")), a["source"])
                          for a in m.get("alerts", ())),
