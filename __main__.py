@@ -1,7 +1,8 @@
 """The Pulumi program of the `skills-rollout` project: one component per concern.
 
     infra/       Render: web, ai-service, PostgreSQL, key-value
-    alerts/      New Relic: policy, NRQL conditions, notification routing
+    alerts/      New Relic: policy, NRQL conditions, notification routing, and the
+                 synthetic /health check the Skills Service Down condition counts
     dashboards/  New Relic: the five-page dashboard
 
 Alerts and dashboards are generated from rollout/catalog.yaml, the catalog the rollout
@@ -10,6 +11,7 @@ gates read, so the pager and the gate cannot disagree. See docs/infrastructure.m
 import pulumi
 
 from alerts.newrelic import Alerts
+from alerts.synthetics import HealthMonitor
 from dashboards.newrelic import Dashboard
 from infra.render import RenderServices
 from infra.settings import load_settings
@@ -24,6 +26,7 @@ except UserError as exc:          # one line in the CLI, not a traceback
 
 render = RenderServices("render", settings.render)
 alerts = Alerts("alerts", settings.newrelic, catalog)
+health_monitor = HealthMonitor("health-monitor", settings.newrelic, catalog, render.web_health_url)
 dashboard = Dashboard("dashboard", catalog)
 
 pulumi.export("dashboardPermalink", dashboard.permalink)

@@ -101,6 +101,11 @@ class RenderServices(pulumi.ComponentResource):
 
         self.web_url = self.web.service_details.apply(lambda d: d.url if d else None)
         self.ai_service_url = self.ai_service.service_details.apply(lambda d: d.url if d else None)
+        # The public health endpoint (what Render's health check and the playbook's curl hit),
+        # for the synthetic monitor: the private ai-service is out of reach of New Relic.
+        self.web_health_url = self.web_url.apply(
+            lambda url: url.rstrip("/") + w.health_check_path if url else None)
         self.register_outputs({"web_url": self.web_url, "ai_service_url": self.ai_service_url,
+                               "web_health_url": self.web_health_url,
                                "postgres_id": self.postgres.id,
                                "key_value_id": self.key_value.id})

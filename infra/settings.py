@@ -27,6 +27,13 @@ _OWNER_ID = re.compile(r"^(tea|usr)-[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
 _DIGITS = re.compile(r"^[0-9]+$")
+# New Relic public locations by their NerdGraph names. The list in New Relic's docs shows an
+# `AWS_` prefix that the API refuses ("Invalid public Location: AWS_US_WEST_1").
+_PUBLIC_LOCATION = re.compile(r"^[A-Z]{2}_[A-Z]+_[0-9]+$")
+# Two places: one location's network trouble alone cannot make the health check go silent.
+DEFAULT_MONITOR_LOCATIONS = ("US_WEST_2", "US_EAST_1")
+
+_REQUIRED = object()     # lookup() without a default: a missing key is an error
 
 
 class ConfigError(pulumi.RunError):
@@ -99,6 +106,7 @@ class NewRelicSettings:
     region: str
     runbook_base_url: str
     notify: NotifySettings
+    monitor_locations: tuple      # public locations of the synthetic /health check
 
 
 @dataclass(frozen=True)
@@ -157,11 +165,26 @@ class _Reader:
             self.fail(path, f"expected true or false, got {value!r}", example)
         return value
 
-    def lookup(self, path: str, example: str):
-        """The value at a dotted path; structured values arrive as JSON text."""
+    def string_list(self, path: str, example: str, pattern: re.Pattern, what: str,
+                    default=_REQUIRED) -> tuple:
+        """A list in the stack file; `pulumi config set --path <key> a,b` stores a
+        comma-separated string, which is read as the same list."""
+        value = self.lookup(path, example, default)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",")]
+        if not isinstance(value, (list, tuple)) or not value or not all(
+                isinstance(v, str) and pattern.match(v) for v in value):
+            self.fail(path, f"expected a list of {what}, got {value!r}", example)
+        return tuple(value)
+
+    def lookup(self, path: str, example: str, default=_REQUIRED):
+        """The value at a dotted path; structured values arrive as JSON text. A missing
+        key is an error unless a default is given."""
         top, *rest = path.split(".")
         value = self.raw(top)
         if value is None:
+            if default is not _REQUIRED:
+                return default
             self.fail(path, "missing", example)
         if rest:
             try:
@@ -176,6 +199,8 @@ class _Reader:
                         f"{value!r}; set its keys with: pulumi config set --path "
                         f"{walked}.<key> <value> (docs/infrastructure.md lists them)")
                 if part not in value:
+                    if default is not _REQUIRED:
+                        return default
                     self.fail(path, "missing", example)
                 value = value[part]
                 walked += "." + part
@@ -263,20 +288,14 @@ def load_settings() -> Settings:
         anthropic_api_key=cfg.secret("anthropicApiKey", "the model API key"),
     )
 
-    # A list in the stack file; `pulumi config set --path` stores a comma-separated string.
-    emails = cfg.lookup("notify.emailAddresses", "oncall@example.com")
-    if isinstance(emails, str):
-        emails = [e.strip() for e in emails.split(",")]
-    if not isinstance(emails, list) or not emails or not all(
-            isinstance(e, str) and _EMAIL.match(e) for e in emails):
-        cfg.fail("notify.emailAddresses", f"expected a list of e-mail addresses, got {emails!r}",
-                 "oncall@example.com,team@example.com")
+    emails = cfg.string_list("notify.emailAddresses", "oncall@example.com,team@example.com",
+                             _EMAIL, "e-mail addresses")
     notify = NotifySettings(
         pagerduty_service_key=cfg.secret("pagerdutyServiceKey", "the PagerDuty Events v2 integration key"),
         slack_destination=cfg.string("notify.slackDestination", "'Slack: my-workspace'"),
         slack_channel_id=cfg.string("notify.slackChannelId", "C0123456789", pattern=_SLACK_CHANNEL,
                                     what="a Slack channel id like C0123456789"),
-        email_addresses=tuple(emails),
+        email_addresses=emails,
     )
     base = cfg.string("runbookBaseUrl", "https://github.com/your-org/your-repo/blob/main",
                       pattern=re.compile(r"^https://[^\s#?]+$"),
@@ -287,5 +306,9 @@ def load_settings() -> Settings:
         region=nr.string("region", "US", choices=("US", "EU")),
         runbook_base_url=base.rstrip("/"),
         notify=notify,
+        monitor_locations=cfg.string_list(
+            "healthMonitor.locations", ",".join(DEFAULT_MONITOR_LOCATIONS), _PUBLIC_LOCATION,
+            "New Relic public locations without the AWS_ prefix, like US_WEST_2",
+            default=DEFAULT_MONITOR_LOCATIONS),
     )
     return Settings(render=render_settings, newrelic=newrelic)

@@ -21,6 +21,7 @@ def test_one_component_per_concern(run):
     components = Counter(r.typ for r in run.resources if r.typ.startswith(f"{PROJECT}:"))
     assert components == {f"{PROJECT}:infra:RenderServices": 1,
                           f"{PROJECT}:alerts:Alerts": 1,
+                          f"{PROJECT}:alerts:HealthMonitor": 1,
                           f"{PROJECT}:dashboards:Dashboard": 1}
 
 
@@ -41,6 +42,7 @@ def test_resource_inventory(run):
         f"{NR}notificationChannel:NotificationChannel": 3,
         f"{NR}workflow:Workflow": 3,
         f"{NR}oneDashboard:OneDashboard": 1,
+        "newrelic:synthetics/monitor:Monitor": 1,        # the /health check
     }
 
 
