@@ -1,7 +1,10 @@
 """The embedded default flag store: one SQLite file, by default .rollout/flags.db."""
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +37,14 @@ CREATE TRIGGER IF NOT EXISTS rollout_history_no_update BEFORE UPDATE ON rollout_
 BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS rollout_history_no_delete BEFORE DELETE ON rollout_history
 BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
+-- Applies of the http store in flight (rollout/adapters/store/http.py).
+CREATE TABLE IF NOT EXISTS rollout_intents (
+    flag            TEXT PRIMARY KEY,
+    percentage      INTEGER NOT NULL,
+    mirror_version  INTEGER,
+    event           TEXT NOT NULL,
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 """
 
 
@@ -69,3 +80,19 @@ class SQLiteStore(SQLStore):
 
     def _ts_out(self, value) -> datetime:
         return datetime.fromisoformat(value).astimezone(timezone.utc)
+
+    @contextmanager
+    def writer_lock(self, wait: bool = True):
+        """Hold the writers' lock across transactions (the http store's apply spans a
+        network call): an flock on PATH.lock, which dies with its process. Yields False
+        if wait=False and someone else holds it."""
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                held = True
+            except BlockingIOError:
+                held = False
+            yield held
+        finally:
+            os.close(fd)
