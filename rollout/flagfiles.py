@@ -58,6 +58,20 @@ def file_revisions(paths: list[Path]) -> dict[Path, str]:
     return found
 
 
+def with_percentage(text: str, percentage: int) -> str:
+    """The flag file's text with only its `percentage:` line changed (comments kept)."""
+    out, done = [], False
+    for line in text.splitlines(keepends=True):
+        if not done and line.startswith("percentage:"):
+            comment = line[line.index("#"):].rstrip("\n") if "#" in line else ""
+            line = f"percentage: {percentage}" + (f"  {comment}" if comment else "") + "\n"
+            done = True
+        out.append(line)
+    if not done:
+        raise UserError("flag file has no top-level `percentage:` line to change")
+    return "".join(out)
+
+
 def flag_paths(directory: Path = DEFAULT_DIR) -> list[Path]:
     if not directory.is_dir():
         raise UserError(f"{directory}: no such directory; run from the repository root "

@@ -90,3 +90,16 @@ def test_sqlite_history_is_append_only(tmp_path):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             s.conn.execute(sql)
     s.close()
+
+
+def test_deliveries_are_claimed_once_and_retried_after_failure(store):
+    assert store.claim_delivery(1, "slack", T0)
+    assert not store.claim_delivery(1, "slack", T0)          # someone is sending
+    store.finish_delivery(1, "slack", False, "HTTP 500", T0)
+    assert store.claim_delivery(1, "slack", T0)              # failed: retry
+    store.finish_delivery(1, "slack", True, "ok", T0)
+    assert not store.claim_delivery(1, "slack", T0)          # sent: never again
+    assert store.deliveries(1) == {"slack": ("sent", 2, "ok")}
+    assert store.claim_delivery(1, "github", T0)
+    assert not store.claim_delivery(1, "github", T0 + timedelta(minutes=5))
+    assert store.claim_delivery(1, "github", T0 + timedelta(minutes=11))   # lease expired

@@ -6,6 +6,7 @@ last attempt an ExternalError says what failed in one line.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -48,7 +49,9 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
             **kwargs) -> requests.Response:
     """Send with retries. `what` names the system in error messages ("New Relic")."""
     last = ""
-    for attempt in range(1, policy.attempts + 1):
+    # ROLLOUT_HTTP_ATTEMPTS caps the attempts (a guard on a short schedule, tests)
+    attempts = min(policy.attempts, int(os.environ.get("ROLLOUT_HTTP_ATTEMPTS") or policy.attempts))
+    for attempt in range(1, attempts + 1):
         wait = policy.backoff * 2 ** (attempt - 1)
         try:
             resp = _session.request(method, url, timeout=policy.timeout, **kwargs)
@@ -63,9 +66,9 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
             hinted = _retry_after(resp)
             if hinted is not None:
                 wait = hinted
-        if attempt < policy.attempts:
+        if attempt < attempts:
             sleep(min(wait, policy.max_wait))
-    raise ExternalError(f"{what}: {method} {url} failed after {policy.attempts} attempts: {last}")
+    raise ExternalError(f"{what}: {method} {url} failed after {attempts} attempts: {last}")
 
 
 def raise_for_status(resp: requests.Response, what: str) -> requests.Response:

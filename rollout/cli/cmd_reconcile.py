@@ -49,8 +49,9 @@ def run(args) -> int:
     with open_store(url, args.history) as store:
         outcomes = reconcile(states, store, now(), commit=current_commit(), actor=actor(),
                              dry_run=args.dry_run, gate=make_gate(args.metrics, url, store))
+        store_label = store.url          # never the password of a postgres URL
     if args.output == "json":
-        print_json({"store": url, "dry_run": args.dry_run,
+        print_json({"store": store_label, "dry_run": args.dry_run,
                     "outcomes": [o.to_json() for o in outcomes]})
     else:
         prefix = "(dry run) " if args.dry_run else ""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from rollout.core.state import HELD, REFUSED, Applied, Event
 from rollout.errors import ConflictError
+
+
+DELIVERY_LEASE = timedelta(minutes=10)
 
 
 class FlagStore(ABC):
@@ -38,6 +41,20 @@ class FlagStore(ABC):
     @abstractmethod
     def history(self, flag: str | None = None, until: datetime | None = None) -> list[Event]:
         """History rows, oldest first."""
+
+    # Notification deliveries for an abort: the guard that wrote the abort (only one can:
+    # compare-and-set) claims each channel; a failed delivery is retried on the next run.
+    @abstractmethod
+    def claim_delivery(self, event_id: int, channel: str, at: datetime) -> bool:
+        """True when this caller may send on `channel` now: never claimed, or it failed."""
+
+    @abstractmethod
+    def finish_delivery(self, event_id: int, channel: str, ok: bool, detail: str,
+                        at: datetime) -> None: ...
+
+    @abstractmethod
+    def deliveries(self, event_id: int) -> dict[str, tuple[str, int, str]]:
+        """channel -> (status, attempts, detail)."""
 
     def close(self) -> None:
         pass
@@ -180,6 +197,56 @@ class SQLStore(FlagStore):
         rows = cur.fetchall()
         self.conn.commit()
         return [self._event_row(r) for r in rows]
+
+    def claim_delivery(self, event_id, channel, at):
+        cur = self.conn.cursor()
+        try:
+            self._begin_write(cur)
+            cur.execute(self._sql("SELECT status, updated_at FROM rollout_deliveries"
+                                  " WHERE event_id = ? AND channel = ?"), (event_id, channel))
+            row = cur.fetchone()
+            # a sender that died mid-delivery leaves 'sending'; after the lease it is retried
+            stale = row is not None and row[0] == "sending" and \
+                at - self._ts_out(row[1]) > DELIVERY_LEASE
+            if row is None:
+                cur.execute(self._sql(
+                    "INSERT INTO rollout_deliveries (event_id, channel, status, attempts, detail,"
+                    " updated_at) VALUES (?, ?, 'sending', 1, '', ?)"),
+                    (event_id, channel, self._ts_in(at)))
+            elif row[0] == "failed" or stale:
+                cur.execute(self._sql(
+                    "UPDATE rollout_deliveries SET status = 'sending', attempts = attempts + 1,"
+                    " updated_at = ? WHERE event_id = ? AND channel = ?"),
+                    (self._ts_in(at), event_id, channel))
+            else:
+                self.conn.commit()
+                return False
+            self.conn.commit()
+            return True
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    def finish_delivery(self, event_id, channel, ok, detail, at):
+        cur = self.conn.cursor()
+        try:
+            self._begin_write(cur)
+            cur.execute(self._sql(
+                "UPDATE rollout_deliveries SET status = ?, detail = ?, updated_at = ?"
+                " WHERE event_id = ? AND channel = ?"),
+                ("sent" if ok else "failed", detail[:2000], self._ts_in(at), event_id, channel))
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+
+    def deliveries(self, event_id):
+        cur = self.conn.cursor()
+        cur.execute(self._sql("SELECT channel, status, attempts, detail FROM rollout_deliveries"
+                              " WHERE event_id = ? ORDER BY channel"), (event_id,))
+        rows = cur.fetchall()
+        self.conn.commit()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def close(self):
         self.conn.close()

@@ -32,6 +32,15 @@ CREATE TABLE IF NOT EXISTS rollout_history (
     actor       TEXT,
     evidence    TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS rollout_deliveries (
+    event_id    INTEGER NOT NULL,
+    channel     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    detail      TEXT NOT NULL DEFAULT '',
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (event_id, channel)
+);
 CREATE INDEX IF NOT EXISTS rollout_history_flag ON rollout_history (flag, id);
 CREATE TRIGGER IF NOT EXISTS rollout_history_no_update BEFORE UPDATE ON rollout_history
 BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
