@@ -18,6 +18,7 @@ COMMANDS = [
     "status",
     "history",
     "bucket",
+    "report",
     "store",
 ]
 
