@@ -16,6 +16,8 @@ COMMANDS = [
     "changed",
     "reconcile",
     "status",
+    "gate",
+    "events",
     "history",
     "bucket",
     "report",

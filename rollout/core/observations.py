@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 COHORTS = ("canary", "control")
 
@@ -35,3 +35,9 @@ class Observations:
 
     def cohort(self, name: str) -> CohortData:
         return self.cohorts.get(name, EMPTY)
+
+
+def epoch_ms(t: datetime) -> int:
+    """A window bound as both sources store and query time: epoch milliseconds (naive = UTC)."""
+    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return round(t.timestamp() * 1000)

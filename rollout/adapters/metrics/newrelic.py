@@ -1,0 +1,196 @@
+"""New Relic as a metric source: every catalog metric, both cohorts, ONE NerdGraph request.
+
+Each metric is one NRQL query with `FACET <cohort attribute>` and an explicit
+`SINCE <epoch ms> UNTIL <epoch ms>`, sent as a GraphQL alias of the same request:
+
+    query($account: Int!) { actor { account(id: $account) {
+      requests: nrql(query: "SELECT count(*) FROM SkillExecution FACET cohort SINCE … UNTIL …",
+                     timeout: 30) { results }
+      v_skill_error_rate: nrql(query: "…", timeout: 30) { results }
+      t_avg_response_time: nrql(query: "… TIMESERIES 1 minute", timeout: 30) { results }
+    } } }
+
+Rank tests get per-interval values from a TIMESERIES alias. HTTP 429 / 5xx / timeouts are
+retried by rollout.adapters.http; GraphQL errors that leave no data at all and are
+transient (TIMEOUT, INTERNAL_SERVER_ERROR, SERVER_ERROR) retry the request; a bad key is
+never retried; an error on some aliases beside data becomes a per-metric error.
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+
+from rollout.adapters import http
+from rollout.core.observations import COHORTS, CohortData, Observations
+from rollout.core.observations import epoch_ms as _ms
+from rollout.errors import ExternalError
+
+WHAT = "New Relic"
+RETRYABLE = frozenset({"TIMEOUT", "INTERNAL_SERVER_ERROR", "SERVER_ERROR"})
+AUTH = frozenset({"BAD_API_KEY", "UNAUTHORIZED", "UNAUTHENTICATED", "FORBIDDEN"})
+_META = frozenset({"facet", "beginTimeSeconds", "endTimeSeconds", "inspectedCount"})
+REQUESTS = "requests"
+
+
+
+def bucket_minutes(start: datetime, end: datetime, buckets: int) -> int:
+    """Interval of the TIMESERIES samples: about `buckets` of them, at least 1 minute."""
+    minutes = max((end - start).total_seconds() / 60.0, 1.0)
+    return max(1, math.ceil(minutes / buckets))
+
+
+def build_queries(catalog, start: datetime, end: datetime, buckets: int = 60) -> dict[str, tuple]:
+    """alias -> (metric name or None, kind, NRQL); kind is requests | value | series."""
+    window = f"{_ms(start)} UNTIL {_ms(end)}"
+    attr = catalog.cohort_attribute
+    out = {REQUESTS: (None, "requests",
+                      f"SELECT count(*) FROM {catalog.event} FACET {attr} SINCE {window}")}
+    step = bucket_minutes(start, end, buckets)
+    series = f"{step} minute{'s' * (step != 1)}"
+    for m in catalog.metrics.values():
+        if not m.aggregate:     # derived: computed by the gate; nrql-only: no cohort
+            continue
+        out[f"v_{m.name}"] = (m.name, "value", m.nrql(catalog, facet=True, since=window))
+        if m.compare and m.compare.get("test") == "mann_whitney":
+            out[f"t_{m.name}"] = (m.name, "series",
+                                  m.nrql(catalog, facet=True, since=window, timeseries=series))
+    return out
+
+
+def graphql(queries: dict[str, tuple], nrql_timeout: int) -> str:
+    fields = " ".join(f"{alias}: nrql(query: {json.dumps(q)}, timeout: {nrql_timeout}) {{ results }}"
+                      for alias, (_, _, q) in queries.items())
+    return f"query($account: Int!) {{ actor {{ account(id: $account) {{ {fields} }} }} }}"
+
+
+def _error_text(err: dict) -> str:
+    cls = (err.get("extensions") or {}).get("errorClass")
+    msg = " ".join(str(err.get("message") or "unknown error").split())
+    return f"{msg} ({cls})" if cls else msg
+
+
+def _error_class(err: dict) -> str:
+    return str((err.get("extensions") or {}).get("errorClass") or "")
+
+
+def _value(row: dict, attr: str):
+    """The aggregate of one result row: a number, or the single entry of a percentile map."""
+    for key, v in row.items():
+        if key in _META or key == attr:
+            continue
+        if isinstance(v, dict):
+            v = next(iter(v.values()), None)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if v is None:
+                return None
+            continue
+        return float(v)
+    return None
+
+
+def _cohort(row: dict, attr: str) -> str | None:
+    facet = row.get(attr, row.get("facet"))
+    if isinstance(facet, list):
+        facet = facet[0] if facet else None
+    return facet if facet in COHORTS else None
+
+
+class NewRelicSource:
+    def __init__(self, account_id: int, api_key: str, endpoint: str, *, nrql_timeout: int = 30,
+                 policy: http.RetryPolicy | None = None, buckets: int = 60) -> None:
+        self.account_id = account_id
+        self.api_key = api_key
+        self.endpoint = endpoint
+        self.nrql_timeout = nrql_timeout
+        # The HTTP wait covers New Relic's own query timeout plus the trip.
+        self.policy = policy or http.RetryPolicy(timeout=nrql_timeout + 5.0)
+        self.buckets = buckets
+
+    def fetch(self, catalog, start: datetime, end: datetime) -> Observations:
+        queries = build_queries(catalog, start, end, self.buckets)
+        body = {"query": graphql(queries, self.nrql_timeout),
+                "variables": {"account": self.account_id}}
+        account, alias_errors = self._post(body)
+        return self._observations(catalog, queries, account, alias_errors, start, end)
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _post(self, body: dict) -> tuple[dict, dict[str, str]]:
+        headers = {"API-Key": self.api_key, "Content-Type": "application/json"}
+        for attempt in range(1, self.policy.attempts + 1):
+            resp = http.request("POST", self.endpoint, what=WHAT, policy=self.policy,
+                                headers=headers, json=body)
+            if resp.status_code in (401, 403):
+                raise ExternalError(f"{WHAT}: HTTP {resp.status_code}: the API key was refused; "
+                                    f"set NEW_RELIC_API_KEY to a User key (NRAK-…) with access "
+                                    f"to account {self.account_id}")
+            http.raise_for_status(resp, WHAT)
+            try:
+                payload = resp.json()
+            except ValueError:
+                raise ExternalError(f"{WHAT}: the answer is not JSON: {resp.text[:200]!r}") from None
+            errors = [e for e in (payload.get("errors") or []) if isinstance(e, dict)]
+            if any(_error_class(e) in AUTH for e in errors):
+                raise ExternalError(f"{WHAT}: {_error_text(errors[0])}; check NEW_RELIC_API_KEY")
+            account = (((payload.get("data") or {}).get("actor") or {}).get("account"))
+            if isinstance(account, dict) and isinstance(account.get(REQUESTS), dict):
+                by_alias = {}
+                for e in errors:
+                    path = e.get("path") or []
+                    if len(path) >= 3 and isinstance(path[2], str):
+                        by_alias.setdefault(path[2], _error_text(e))
+                return account, by_alias
+            # No usable data: retry only what New Relic says is transient.
+            summary = "; ".join(_error_text(e) for e in errors[:3]) or "no data in the answer"
+            if not errors or not all(_error_class(e) in RETRYABLE for e in errors) \
+                    or attempt == self.policy.attempts:
+                raise ExternalError(f"{WHAT}: {summary}")
+            http.sleep(min(self.policy.backoff * 2 ** (attempt - 1), self.policy.max_wait))
+        raise AssertionError("unreachable")
+
+    # -- answers -> observations ----------------------------------------------------------------
+
+    def _observations(self, catalog, queries, account, alias_errors, start, end) -> Observations:
+        attr = catalog.cohort_attribute
+        requests = {c: 0 for c in COHORTS}
+        for row in account[REQUESTS].get("results") or []:
+            c = _cohort(row, attr)
+            if c:
+                requests[c] = int(_value(row, attr) or 0)
+        values = {c: {} for c in COHORTS}
+        samples = {c: {} for c in COHORTS}
+        errors: dict[str, str] = {}
+        for alias, (name, kind, _) in queries.items():
+            if kind == "requests":
+                continue
+            answer = account.get(alias)
+            rows = answer.get("results") if isinstance(answer, dict) else None
+            if not isinstance(rows, list):
+                errors[name] = alias_errors.get(alias) or "New Relic returned no result"
+                continue
+            if kind == "value":
+                for c in COHORTS:
+                    values[c][name] = None          # a cohort without rows has no value
+                for row in rows:
+                    c = _cohort(row, attr)
+                    if c:
+                        values[c][name] = _value(row, attr)
+            else:
+                field = catalog.metrics[name].compare["field"]
+                series = {c: [] for c in COHORTS}
+                for row in sorted(rows, key=lambda r: r.get("beginTimeSeconds") or 0):
+                    c, v = _cohort(row, attr), _value(row, attr)
+                    if c and v is not None:      # an interval without events has no value
+                        series[c].append(v)
+                for c in COHORTS:
+                    samples[c][field] = series[c]
+        cohorts = {}
+        for c in COHORTS:
+            counts = {}
+            for name, v in values[c].items():
+                agg = catalog.metrics[name].aggregate
+                if "percentage" in agg and v is not None:
+                    counts[name] = round(v * requests[c] / 100.0)
+            cohorts[c] = CohortData(requests[c], values[c], samples[c], counts)
+        return Observations(start, end, cohorts, errors)

@@ -1,0 +1,354 @@
+"""The embedded metric source: raw SkillExecution events in a SQLite file.
+
+Events arrive with `rollout events import FILE.ndjson` and land in two tables:
+
+- `skill_events`, one row per event (the truth; plain SQL works on it), keyed by a hash
+  of the event's content so re-importing a file adds nothing;
+- `skill_event_segments`, the same events packed into numpy record blobs, written in the
+  same transaction. Measured here over 100,000 events: SQL aggregates for the catalog
+  took ~100 ms of CPU and fetching the latency column alone ~70 ms (sqlite3 builds a
+  Python object per value), over the 100 ms budget of a whole evaluation; a segment is
+  read with one `frombuffer` and everything is computed in numpy (~40 ms in all).
+
+A fetch uses the segments while they cover exactly the rows (same count; UPDATE and
+DELETE triggers drop them), and otherwise reads the rows: slower, never wrong. The next
+import rebuilds stale segments. Either way every metric is computed by one numpy
+function from the same columns.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from rollout.core.observations import COHORTS, CohortData, Observations
+from rollout.core.observations import epoch_ms as _ms
+from rollout.errors import ExternalError, UserError
+
+TABLE = "skill_events"
+SEGMENT_ROWS = 65536
+MAX_LISTED = 10
+
+# Columns carry the New Relic attribute names, so catalog fields map one to one.
+NUMBERS = ("executionTime", "cost", "tokenSavings")
+BOOLEANS = ("success", "cacheHit", "timedOut", "fallback")
+TEXTS = ("userId", "skillId", "model")
+REQUIRED = ("timestamp", "userId", "skillId", "cohort", "success", "executionTime")
+
+# One packed event; null numbers are NaN, null booleans -1, cohort 1 = canary.
+EVENT_DTYPE = np.dtype([("timestamp", "<i8"), ("cohort", "i1"), *[(f, "<f8") for f in NUMBERS],
+                        *[(f, "i1") for f in BOOLEANS]])
+LAYOUT = json.dumps(EVENT_DTYPE.descr)
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    eventKey      TEXT NOT NULL UNIQUE,   -- sha256 of the event's content: imports are idempotent
+    timestamp     INTEGER NOT NULL,       -- epoch milliseconds, UTC
+    cohort        TEXT NOT NULL CHECK (cohort IN ('canary', 'control')),
+    userId        TEXT NOT NULL,
+    skillId       TEXT NOT NULL,
+    model         TEXT,
+    executionTime REAL NOT NULL,          -- ms
+    success       INTEGER NOT NULL,
+    cost          REAL,                   -- USD
+    tokenSavings  REAL,                   -- percent
+    cacheHit      INTEGER,
+    timedOut      INTEGER,
+    fallback      INTEGER
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (timestamp);
+CREATE TABLE IF NOT EXISTS skill_event_segments (
+    id        INTEGER PRIMARY KEY,
+    start_ms  INTEGER NOT NULL,
+    end_ms    INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    layout    TEXT NOT NULL,
+    data      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS skill_event_segments_time ON skill_event_segments (end_ms, start_ms);
+CREATE TRIGGER IF NOT EXISTS {TABLE}_updated AFTER UPDATE ON {TABLE}
+BEGIN DELETE FROM skill_event_segments; END;
+CREATE TRIGGER IF NOT EXISTS {TABLE}_deleted AFTER DELETE ON {TABLE}
+BEGIN DELETE FROM skill_event_segments; END;
+"""
+
+_COLUMNS = ("timestamp", "cohort", *NUMBERS, *BOOLEANS)
+_INSERT = (f"INSERT OR IGNORE INTO {TABLE} (eventKey, timestamp, cohort, userId, skillId, model, "
+           f"executionTime, success, cost, tokenSavings, cacheHit, timedOut, fallback) "
+           f"VALUES ({', '.join('?' * 13)})")
+
+
+# -- import -------------------------------------------------------------------------------------
+
+def _parse_time(value) -> int:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO-8601 time string, got {value!r}")
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected an ISO-8601 time like 2026-11-20T09:00:00Z, got {value!r}") from None
+    if t.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone, expected e.g. 2026-11-20T09:00:00Z")
+    return round(t.timestamp() * 1000)
+
+
+def _event(obj) -> tuple:
+    """One validated row for _INSERT, or ValueError naming the field."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in REQUIRED if obj.get(k) is None]
+    if missing:
+        raise ValueError(f"missing field {missing[0]}")
+    try:
+        ts = _parse_time(obj["timestamp"])
+    except ValueError as exc:
+        raise ValueError(f"field timestamp: {exc}") from None
+    if obj["cohort"] not in COHORTS:
+        raise ValueError(f"field cohort: expected canary or control, got {obj['cohort']!r}")
+    rec = {"timestamp": ts, "cohort": obj["cohort"]}
+    for k in TEXTS:
+        v = obj.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int))):
+            raise ValueError(f"field {k}: expected a string, got {v!r}")
+        rec[k] = None if v is None else str(v)
+    for k in NUMBERS:
+        v = obj.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not math.isfinite(v) or (k != "tokenSavings" and v < 0)):
+            what = "a number" if k == "tokenSavings" else "a number >= 0"
+            raise ValueError(f"field {k}: expected {what}, got {v!r}")
+        rec[k] = None if v is None else float(v)
+    for k in BOOLEANS:
+        v = obj.get(k)
+        if v is not None and not isinstance(v, bool):
+            raise ValueError(f"field {k}: expected true or false, got {v!r}")
+        rec[k] = v
+    row = (ts, rec["cohort"], rec["userId"], rec["skillId"], rec["model"],
+           rec["executionTime"], rec["success"], rec["cost"], rec["tokenSavings"],
+           rec["cacheHit"], rec["timedOut"], rec["fallback"])
+    # The key is the content: the same event from a re-imported file, even reformatted
+    # JSON, is the same row.
+    return (hashlib.sha256(repr(row).encode()).hexdigest()[:32], *row)
+
+
+def read_ndjson(path: Path) -> list[tuple]:
+    """Every line validated before anything is written; UserError lists the bad lines."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    rows, bad, nbad = [], [], 0
+    for n, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(_event(json.loads(line)))
+        except (ValueError, UnicodeDecodeError) as exc:   # JSONDecodeError is a ValueError
+            nbad += 1
+            if len(bad) < MAX_LISTED:
+                msg = f"invalid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                bad.append(f"  {path}:{n}: {msg}")
+    if nbad:
+        more = f"\n  ... and {nbad - len(bad)} more" if nbad > len(bad) else ""
+        raise UserError(f"{path}: {nbad} bad line{'s' * (nbad != 1)}, nothing imported\n"
+                        + "\n".join(bad) + more)
+    return rows
+
+
+def _connect(path: Path, create: bool) -> sqlite3.Connection:
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise UserError(f"events database {path}: no such file; load events with "
+                            f"`rollout events import FILE.ndjson`")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        if create:
+            conn.executescript(SCHEMA)
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise ExternalError(f"events database {path}: {exc}") from None
+    except OSError as exc:
+        raise ExternalError(f"events database {path}: {exc.strerror}") from None
+
+
+def import_ndjson(path, db_path) -> int:
+    """Validate every line of `path`, then insert all events in ONE transaction.
+
+    Returns how many events were new. An event already present (same content, hence
+    same key) is skipped, so importing the same file twice adds nothing.
+    """
+    rows = read_ndjson(Path(path))
+    conn = _connect(Path(db_path), create=True)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        in_sync = _segments_in_sync(conn)
+        last_id = conn.execute(f"SELECT coalesce(max(id), 0) FROM {TABLE}").fetchone()[0]
+        before = conn.total_changes
+        conn.executemany(_INSERT, rows)
+        added = conn.total_changes - before
+        if not in_sync:         # rows changed behind our back: repack them all
+            conn.execute("DELETE FROM skill_event_segments")
+            _write_segments(conn, "1")
+        elif added:
+            _write_segments(conn, "id > ?", (last_id,))
+        conn.execute("COMMIT")
+        return added
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise ExternalError(f"events database {db_path}: {exc}") from None
+        raise
+    finally:
+        conn.close()
+
+
+# -- columns ------------------------------------------------------------------------------------
+
+def _load_rows(conn, where: str, args=()) -> np.ndarray:
+    """Events from the row table as a packed array (the slow, always-correct path)."""
+    rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE {where} "
+                        f"ORDER BY timestamp", args).fetchall()
+    out = np.zeros(len(rows), EVENT_DTYPE)
+    if not rows:
+        return out
+    cols = dict(zip(_COLUMNS, zip(*rows)))
+    out["timestamp"] = cols["timestamp"]
+    out["cohort"] = [c == "canary" for c in cols["cohort"]]
+    for f in NUMBERS:
+        out[f] = np.array(cols[f], dtype=float)              # None -> NaN
+    for f in BOOLEANS:
+        out[f] = np.nan_to_num(np.array(cols[f], dtype=float), nan=-1)
+    return out
+
+
+def _write_segments(conn, where: str, args=()) -> None:
+    events = _load_rows(conn, where, args)
+    for i in range(0, len(events), SEGMENT_ROWS):
+        part = events[i:i + SEGMENT_ROWS]
+        conn.execute("INSERT INTO skill_event_segments (start_ms, end_ms, n, layout, data) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     (int(part["timestamp"][0]), int(part["timestamp"][-1]), len(part), LAYOUT,
+                      part.tobytes()))
+
+
+def _segments_in_sync(conn) -> bool:
+    rows = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    packed, foreign = conn.execute(
+        "SELECT coalesce(sum(CASE WHEN layout = ? THEN n END), 0), count(layout != ? OR NULL) "
+        "FROM skill_event_segments", (LAYOUT, LAYOUT)).fetchone()
+    return rows == packed and not foreign
+
+
+def load_events(conn, start_ms: int, end_ms: int) -> np.ndarray:
+    """Every event with start_ms <= timestamp < end_ms, packed."""
+    if not _segments_in_sync(conn):
+        return _load_rows(conn, "timestamp >= ? AND timestamp < ?", (start_ms, end_ms))
+    blobs = conn.execute("SELECT data FROM skill_event_segments WHERE end_ms >= ? AND start_ms < ?",
+                         (start_ms, end_ms)).fetchall()
+    if not blobs:
+        return np.zeros(0, EVENT_DTYPE)
+    events = np.concatenate([np.frombuffer(b, EVENT_DTYPE) for (b,) in blobs])
+    ts = events["timestamp"]
+    return events[(ts >= start_ms) & (ts < end_ms)]
+
+
+def _field(events: np.ndarray, name: str) -> np.ndarray | None:
+    """A field as floats with NaN for null; None if the table has no such field."""
+    if name in NUMBERS:
+        return events[name]
+    if name in BOOLEANS:
+        v = events[name].astype(float)
+        v[v < 0] = np.nan
+        return v
+    return None
+
+
+def _matches(events: np.ndarray, name: str, value) -> np.ndarray | None:
+    """Which events meet `name IS value` (percentage metrics)."""
+    if name == "cohort":
+        return events["cohort"] == (1 if value == "canary" else 0) if value in COHORTS \
+            else np.zeros(len(events), bool)
+    if name in BOOLEANS and isinstance(value, bool):
+        return events[name] == int(value)
+    return None
+
+
+_REDUCE = {"average": np.mean, "sum": np.sum, "min": np.min, "max": np.max}
+
+
+def cohort_data(catalog, events: np.ndarray) -> tuple[CohortData, dict[str, str]]:
+    """Every catalog metric of one cohort, computed from its events."""
+    values, counts, samples, errors = {}, {}, {}, {}
+    n = len(events)
+    known: dict[str, np.ndarray | None] = {}
+
+    def present(name):          # the field's non-null values, computed once per field
+        if name not in known:
+            col = _field(events, name)
+            known[name] = None if col is None else col[~np.isnan(col)]
+        return known[name]
+
+    for m in catalog.metrics.values():
+        if not m.aggregate:
+            continue            # derived metrics are the gate's; nrql-only ones have no events
+        kind, arg = next(iter(m.aggregate.items()))
+        if kind == "percentage":
+            hits = _matches(events, arg["field"], arg["is"])
+            if hits is None:
+                errors[m.name] = f"{TABLE} has no boolean field {arg['field']}"
+                continue
+            counts[m.name] = int(hits.sum())
+            values[m.name] = 100.0 * counts[m.name] / n if n else None
+            continue
+        name = arg["field"] if kind == "percentile" else arg
+        col = present(name)
+        if col is None:
+            errors[m.name] = f"{TABLE} has no numeric field {name}"
+        elif kind == "percentile":
+            values[m.name] = float(np.percentile(col, arg["p"])) if len(col) else None
+        elif kind == "count":
+            values[m.name] = float(len(col))
+        elif kind in _REDUCE:
+            values[m.name] = float(_REDUCE[kind](col)) if len(col) else None
+        else:
+            errors[m.name] = f"aggregate {kind} cannot be computed from {TABLE}"
+    for m in catalog.metrics.values():
+        if m.compare and m.compare.get("test") == "mann_whitney":
+            col = present(m.compare["field"])
+            if col is not None:
+                samples[m.compare["field"]] = col
+    return CohortData(n, values, samples, counts), errors
+
+
+class SQLiteEventSource:
+    """MetricSource over the events in one SQLite file."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+
+    def fetch(self, catalog, start: datetime, end: datetime) -> Observations:
+        conn = _connect(self.path, create=False)
+        try:
+            conn.execute("BEGIN")       # one snapshot, even while an import commits
+            has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                     (TABLE,)).fetchone()
+            events = (load_events(conn, _ms(start), _ms(end)) if has_table
+                      else np.zeros(0, EVENT_DTYPE))       # nothing imported yet: no data
+        except sqlite3.DatabaseError as exc:
+            raise ExternalError(f"events database {self.path}: {exc}") from None
+        finally:
+            conn.close()
+        cohorts, errors = {}, {}
+        for code, name in ((1, "canary"), (0, "control")):
+            cohorts[name], errs = cohort_data(catalog, events[events["cohort"] == code])
+            errors.update(errs)
+        return Observations(start, end, cohorts, errors)
+

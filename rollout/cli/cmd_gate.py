@@ -1,0 +1,98 @@
+"""rollout gate: may this flag take its next step now?
+
+Judges the flag's current (applied) step against every catalog metric that gates at it,
+canary against control over the window ending at --at (default: now), plus the soak of
+the step. Checks: pass, hold, rollback, inconclusive (fewer than --min-requests requests
+per cohort in the window) or error (the metric source failed); inconclusive and error
+only ever hold.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from rollout.cli.common import add_flags_dir, add_store
+
+EPILOG = """\
+exit codes: 0 proceed; 1 hold; 3 rollback; 4 the metric source failed; 2 bad input
+
+metric sources (--metrics or ROLLOUT_METRICS):
+  newrelic://ACCOUNT_ID[?region=eu]   NerdGraph, one request per evaluation; the key in
+                                      NEW_RELIC_API_KEY, the account id may come from
+                                      NEW_RELIC_ACCOUNT_ID; NEW_RELIC_API_URL overrides the endpoint
+  sqlite:///PATH                      events loaded with `rollout events import`
+  (default)                           the events in the flag store's SQLite file
+
+examples:
+  rollout gate skills_rollout
+  rollout gate skills_rollout --metrics newrelic://1234567 --window 2h
+  rollout gate skills_rollout --at 2026-11-20T09:00Z --output json
+  rollout gate skills_rollout --output markdown > comment.md
+
+With GITHUB_STEP_SUMMARY set, the markdown report is appended to that file too.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gate", help="may this flag take its next step now? (metrics and soak)",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("flag", metavar="FLAG", help="flag name, e.g. skills_rollout")
+    p.add_argument("--metrics", metavar="URL", help="metric source URL (see below)")
+    p.add_argument("--window", metavar="DURATION", default="1h",
+                   help="how much data to judge, ending at --at: 30m, 2h, 1d (default: 1h)")
+    p.add_argument("--at", metavar="TIME",
+                   help="evaluate as of this time, e.g. 2026-11-20T09:00Z (UTC if no zone); "
+                        "default: now")
+    p.add_argument("--min-requests", metavar="N", type=int,
+                   help="requests per cohort below which a check is inconclusive "
+                        "(default: the catalog's min_requests, 100)")
+    p.add_argument("--output", "-o", choices=("table", "json", "markdown"), default="table",
+                   help="output format (default: table)")
+    add_store(p)
+    add_flags_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rollout.adapters.metrics import metrics_url, open_source
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import now, parse_time
+    from rollout.cli.gatectx import current_step_and_soak
+    from rollout.core.catalog import load_catalog
+    from rollout.core.gate import evaluate
+    from rollout.core.gate_render import render, render_markdown
+    from rollout.core.state import parse_duration
+    from rollout.errors import ExternalError, UserError
+
+    try:
+        window = parse_duration(args.window)
+    except ValueError as exc:
+        raise UserError(f"--window: {exc}") from None
+    if window.total_seconds() <= 0:
+        raise UserError(f"--window {args.window!r}: expected a positive duration like 1h")
+    if args.min_requests is not None and args.min_requests < 1:
+        raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
+    at = parse_time(args.at) if args.at else now()
+    store = store_url(args.store)
+    ctx = current_step_and_soak(args.flag, store, at, args.flags)
+    catalog = load_catalog()
+    observations, failure = None, None
+    if ctx.step != "off":               # nothing to measure before the canary exists
+        source = open_source(metrics_url(args.metrics), store)
+        try:
+            observations = source.fetch(catalog, at - window, at)
+        except ExternalError as exc:
+            failure = str(exc)
+    result = evaluate(catalog, ctx.step, observations, soak=ctx.soak, source_error=failure,
+                      min_requests=args.min_requests, flag=args.flag, at=at,
+                      next_step=ctx.next_step)
+    print(render(result, args.output, catalog))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(render_markdown(result, catalog) + "\n")
+        except OSError as exc:
+            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
+    return result.exit_code

@@ -1,0 +1,83 @@
+"""A GateResult as people read it: a terminal table, JSON, or the pull-request comment.
+
+Only presentation; the decision is in gate.py.
+"""
+from __future__ import annotations
+
+import json
+
+from rollout.core.gate import (ERROR, HOLD, INCONCLUSIVE, PASS, PROCEED, ROLLBACK, GateResult,
+                               format_delta, format_value)
+
+ICON = {PASS: "✅", PROCEED: "✅", HOLD: "⚠️", INCONCLUSIVE: "⚠️", ERROR: "⚠️", ROLLBACK: "🛑"}
+COLUMNS = ["Metric", "Canary", "Control", "Δ", "Target", "Threshold", "Verdict"]
+
+
+def _title(check, catalog) -> str:
+    if check.metric is None:
+        return check.name.capitalize()
+    metric = catalog.metrics.get(check.metric) if catalog else None
+    title = metric.title if metric else check.metric
+    return f"{title} vs control" if check.name.endswith(" vs control") else title
+
+
+def _cells(check, catalog) -> list[str]:
+    return [_title(check, catalog), format_value(check.canary, check.unit),
+            format_value(check.control, check.unit), format_delta(check.delta, check.unit),
+            check.target or "—", check.threshold or "—", check.verdict]
+
+
+def _headline(r: GateResult) -> str:
+    move = f"{r.step} → {r.next_step}" if r.next_step else r.step
+    return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()}"
+
+
+def _window(r: GateResult) -> str:
+    fmt = lambda t: t.strftime("%Y-%m-%d %H:%M UTC")
+    if r.window_start and r.window_end:
+        return f"metrics from {fmt(r.window_start)} to {fmt(r.window_end)}"
+    return f"as of {fmt(r.at)}" if r.at else ""
+
+
+def render_json(r: GateResult) -> str:
+    return json.dumps(r.to_json(), indent=2, ensure_ascii=False)
+
+
+def render_table(r: GateResult, catalog=None) -> str:
+    rows = [COLUMNS] + [_cells(c, catalog) for c in r.checks]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+    out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), "", line(rows[0]),
+           line(["-" * w for w in widths])]
+    out += [line(row) for row in rows[1:]]
+    out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.reason}" for c in r.checks]
+    return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(r: GateResult, catalog=None) -> str:
+    """The pull-request comment: the playbook's metric table, then every reason."""
+    out = [f"### {ICON[r.verdict]} Rollout gate: `{r.flag or 'flag'}` "
+           f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}**", ""]
+    if _window(r):
+        out += [f"_{_window(r)}_", ""]
+    out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for c in r.checks:
+        cells = _cells(c, catalog)
+        cells[-1] = f"{ICON[c.verdict]} {c.verdict}"
+        out.append("| " + " | ".join(_md(x) for x in cells) + " |")
+    out += ["", "**Reasons**", ""]
+    out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}): {_md(c.reason)}"
+            for c in r.checks]
+    return "\n".join(out) + "\n"
+
+
+def render(r: GateResult, output: str, catalog=None) -> str:
+    if output == "json":
+        return render_json(r)
+    if output == "markdown":
+        return render_markdown(r, catalog)
+    return render_table(r, catalog)

@@ -1,0 +1,179 @@
+"""NerdGraph (New Relic's GraphQL API) answering NRQL over a list of events, as documented.
+
+It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
+under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
+forms the catalog produces (count, percentage, percentile, average, sum; FACET on one
+attribute; SINCE/UNTIL epoch milliseconds; TIMESERIES N minutes) over `events`, and
+answers in NerdGraph's shapes:
+
+    {"data": {"actor": {"account": {"<alias>": {"results": [
+        {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
+
+TIMESERIES rows carry beginTimeSeconds / endTimeSeconds, one row per (facet, interval).
+Knobs for the failure cases: `fail_alias` (partial results: that alias is null and an
+error with its path is added), `graphql_errors_next` (a 200 with only `errors`),
+`delays` (slow answers), and FakeServer.fail_next (429 with Retry-After, 500).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from functools import lru_cache
+
+import numpy as np
+
+from tests.fakes.server import FakeServer, Recorded
+
+API_KEY = "NRAK-TESTKEY0000000000000000000"
+PATH = "/graphql"
+
+_FIELD = re.compile(r'(\w+)\s*:\s*nrql\(\s*query:\s*("(?:[^"\\]|\\.)*")\s*'
+                    r'(?:,\s*timeout:\s*(\d+)\s*)?\)\s*\{\s*results\s*\}')
+_ENVELOPE = re.compile(r"^\s*query\s*\(\s*\$account:\s*Int!\s*\)\s*\{\s*actor\s*\{\s*"
+                       r"account\(id:\s*\$account\)\s*\{(?P<fields>.*)\}\s*\}\s*\}\s*$", re.S)
+_NRQL = re.compile(r"^SELECT (?P<select>.+?) FROM (?P<event>\w+)"
+                   r"(?: FACET (?P<facet>\w+))?"
+                   r" SINCE (?P<since>\d+) UNTIL (?P<until>\d+)"
+                   r"(?: TIMESERIES (?P<step>\d+) minutes?)?$")
+_PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
+_FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
+
+
+class NrqlError(Exception):
+    pass
+
+
+@lru_cache(maxsize=None)
+def _ms(value) -> int:
+    if isinstance(value, (int, float)):
+        return int(value)
+    return round(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _aggregate(select: str, events: list[dict]):
+    """(result key, value) of one NRQL aggregate over events."""
+    if select == "count(*)":
+        return "count", len(events)
+    m = _PERCENTAGE.match(select)
+    if m:
+        field, flag, text = m.groups()
+        want = {"TRUE": True, "FALSE": False}.get(flag, text)
+        if not events:
+            return "percentage", None
+        return "percentage", 100.0 * sum(1 for e in events if e.get(field) == want) / len(events)
+    m = _FUNC.match(select)
+    if not m:
+        raise NrqlError(f"NRQL Syntax Error: unsupported function in {select!r}")
+    func, field, p = m.groups()
+    vals = [e[field] for e in events if isinstance(e.get(field), (int, float))
+            and not isinstance(e.get(field), bool)]
+    if func == "percentile":
+        key = p if "." not in p else p.rstrip("0").rstrip(".")
+        return f"percentile.{field}", {key: float(np.percentile(vals, float(p))) if vals else None}
+    if not vals:
+        return f"{func}.{field}", None
+    return f"{func}.{field}", {"average": float(np.mean(vals)), "sum": float(np.sum(vals)),
+                               "min": float(min(vals)), "max": float(max(vals))}[func]
+
+
+def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False) -> list[dict]:
+    q = _NRQL.match(nrql)
+    if not q:
+        raise NrqlError(f"NRQL Syntax Error: cannot parse {nrql!r}")
+    since, until = int(q["since"]), int(q["until"])
+    if since >= until:
+        raise NrqlError("Your query's start time must be before its end time.")
+    chosen = [e for e in events
+              if e.get("eventType", q["event"]) == q["event"] and since <= _ms(e["timestamp"]) < until]
+    groups = {None: chosen}
+    if q["facet"]:
+        groups = {}
+        for e in chosen:
+            if e.get(q["facet"]) is not None:
+                groups.setdefault(e[q["facet"]], []).append(e)
+
+    def row(value_events, extra):
+        key, value = _aggregate(q["select"], value_events)
+        r = {key: value, **extra}
+        if q["facet"] is not None:
+            r["facet"] = [extra[q["facet"]]] if facet_as_list else extra[q["facet"]]
+        return r
+
+    rows = []
+    for facet_value, group in groups.items():
+        extra = {} if facet_value is None else {q["facet"]: facet_value}
+        if not q["step"]:
+            rows.append(row(group, extra))
+            continue
+        step = int(q["step"]) * 60_000
+        if step > until - since:
+            raise NrqlError("TIMESERIES step size is larger than the current time window.")
+        buckets = [[] for _ in range(since, until, step)]
+        for e in group:
+            buckets[(_ms(e["timestamp"]) - since) // step].append(e)
+        for i, bucket in enumerate(buckets):
+            begin = since + i * step
+            rows.append(row(bucket, {**extra, "beginTimeSeconds": begin // 1000,
+                                     "endTimeSeconds": min(begin + step, until) // 1000}))
+    return rows
+
+
+class FakeNerdGraph(FakeServer):
+    def __init__(self, events: list[dict] | None = None, api_key: str = API_KEY,
+                 account_id: int = 1234567, facet_as_list: bool = False) -> None:
+        super().__init__()
+        self.events = list(events or [])
+        self.api_key = api_key
+        self.account_id = account_id
+        self.facet_as_list = facet_as_list
+        self.fail_alias: dict[str, tuple[str, str]] = {}   # alias -> (message, errorClass)
+        self.graphql_errors_next: list[list[dict]] = []
+        self.delays: list[float] = []                      # seconds, one per coming request
+        self.queries: list[dict[str, str]] = []            # alias -> NRQL, per answered request
+
+    @property
+    def url(self) -> str:
+        return self.base_url + PATH
+
+    def handle(self, req: Recorded):
+        delay = self.delays.pop(0) if self.delays else 0.0
+        if delay:
+            # FakeServer calls handle() holding its lock once; let go of it while slow, so
+            # the client's retry is recorded and answered meanwhile.
+            self.lock.release()
+            try:
+                time.sleep(delay)
+            finally:
+                self.lock.acquire()
+        if req.method != "POST" or req.path != PATH:
+            return 404, {}, {"errors": [{"message": "Not Found"}]}
+        if req.header("API-Key") != self.api_key:
+            return 401, {}, {"errors": [{"message": "Invalid API key",
+                                         "extensions": {"errorClass": "BAD_API_KEY"}}]}
+        body = req.json or {}
+        m = _ENVELOPE.match(body.get("query") or "")
+        if not m or (body.get("variables") or {}).get("account") != self.account_id:
+            return 200, {}, {"errors": [{"message": "Syntax Error: unexpected document",
+                                         "extensions": {"errorClass": "INVALID_INPUT"}}]}
+        fields = {alias: json.loads(literal) for alias, literal, _ in _FIELD.findall(m["fields"])}
+        self.queries.append(fields)
+        if self.graphql_errors_next:
+            return 200, {}, {"data": None, "errors": self.graphql_errors_next.pop(0)}
+        account, errors = {}, []
+        for alias, nrql in fields.items():
+            failure = self.fail_alias.get(alias)
+            if failure is None:
+                try:
+                    account[alias] = {"results": run_nrql(nrql, self.events, self.facet_as_list)}
+                    continue
+                except NrqlError as exc:
+                    failure = (str(exc), "INVALID_INPUT")
+            account[alias] = None
+            errors.append({"message": failure[0], "path": ["actor", "account", alias],
+                           "extensions": {"errorClass": failure[1]}})
+        answer = {"data": {"actor": {"account": account}}}
+        if errors:
+            answer["errors"] = errors
+        return 200, {}, answer

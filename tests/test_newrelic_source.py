@@ -1,0 +1,232 @@
+"""The New Relic source against a NerdGraph on 127.0.0.1 that runs the NRQL it is sent.
+
+Every evaluation is one HTTP request, whatever the number of metrics; failures are
+retried or reported the way NerdGraph's answers call for.
+"""
+import re
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rollout.adapters import http
+from rollout.adapters.metrics import open_source
+from rollout.adapters.metrics.base import EU_ENDPOINT, US_ENDPOINT
+from rollout.adapters.metrics.newrelic import NewRelicSource
+from rollout.adapters.metrics.sqlite_events import SQLiteEventSource, import_ndjson
+from rollout.core.catalog import load_catalog
+from rollout.core.gate import ERROR, INCONCLUSIVE, evaluate, soak_check
+from rollout.errors import ExternalError, UserError
+from tests.events import CONTROL, T0, Profile, events, scaled_catalog, write_ndjson
+from tests.fakes.newrelic import API_KEY, FakeNerdGraph
+
+CATALOG = load_catalog()
+HOUR = (T0, T0 + timedelta(hours=1))
+ROWS = events(400, "canary", Profile(error_rate=0.03)) + events(1600, "control", CONTROL)
+FAST = http.RetryPolicy(attempts=3, timeout=2.0, backoff=0.01)
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    seen = []
+    monkeypatch.setattr(http, "sleep", seen.append)
+    return seen
+
+
+@pytest.fixture
+def nerdgraph():
+    with FakeNerdGraph(ROWS) as fake:
+        yield fake
+
+
+def source(fake, policy=FAST, key=API_KEY):
+    return NewRelicSource(fake.account_id, key, fake.url, policy=policy)
+
+
+def test_one_request_carries_every_metric_for_both_cohorts(nerdgraph):
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 1
+    req = nerdgraph.requests[0]
+    assert req.header("API-Key") == API_KEY and req.json["variables"] == {"account": 1234567}
+    queries = nerdgraph.queries[0]
+    cohort_metrics = [m.name for m in CATALOG.metrics.values() if m.aggregate]
+    assert set(queries) == {"requests", "t_avg_response_time", *(f"v_{n}" for n in cohort_metrics)}
+    since, until = (round(t.timestamp() * 1000) for t in HOUR)
+    for alias, nrql in queries.items():
+        assert nrql.startswith("SELECT ") and " FACET cohort " in nrql, alias
+        assert f" SINCE {since} UNTIL {until}" in nrql, alias
+    assert queries["t_avg_response_time"].endswith("TIMESERIES 1 minute")
+    assert re.search(r"timeout: 30\)", req.json["query"])
+    assert obs.errors == {}
+    assert obs.cohort("canary").requests == 400 and obs.cohort("control").requests == 1600
+
+
+def test_one_request_for_three_times_the_metrics(nerdgraph):
+    big = scaled_catalog(3)
+    obs = source(nerdgraph).fetch(big, *HOUR)
+    assert len(nerdgraph.requests) == 1 and obs.errors == {}
+    per_copy = sum(1 + ((m.compare or {}).get("test") == "mann_whitney")
+                   for m in CATALOG.metrics.values() if m.aggregate)
+    assert len(nerdgraph.queries[0]) == 1 + 3 * per_copy == 37
+    assert obs.cohort("canary").values["p95_response_time_3"] == obs.cohort("canary").values["p95_response_time"]
+
+
+@pytest.mark.parametrize("facet_as_list", [False, True])
+def test_same_numbers_as_the_sqlite_source(facet_as_list):
+    with FakeNerdGraph(ROWS, facet_as_list=facet_as_list) as fake:
+        nr = source(fake).fetch(CATALOG, *HOUR)
+    with tempfile.TemporaryDirectory() as d:
+        db = Path(d) / "events.db"
+        import_ndjson(write_ndjson(Path(d) / "e.ndjson", ROWS), db)
+        local = SQLiteEventSource(db).fetch(CATALOG, *HOUR)
+    for cohort in ("canary", "control"):
+        a, b = nr.cohort(cohort), local.cohort(cohort)
+        assert a.requests == b.requests and a.counts == b.counts
+        assert a.values.keys() == b.values.keys()
+        for name in b.values:
+            assert a.values[name] == pytest.approx(b.values[name]), name
+        # rank tests get one value per minute from TIMESERIES, not raw events
+        assert len(a.samples["executionTime"]) == 60
+
+
+def test_gate_over_new_relic(nerdgraph):
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    result = evaluate(CATALOG, "canary", obs, soak=soak_check(True, "served"))
+    assert {c.name: c.verdict for c in result.checks}["skill_error_rate"] == "hold"
+
+
+def test_empty_results_are_no_data(nerdgraph):
+    nerdgraph.events = []
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.errors == {} and len(nerdgraph.requests) == 1
+    assert obs.cohort("canary").requests == 0 and obs.cohort("control").values["p95_response_time"] is None
+    result = evaluate(CATALOG, "canary", obs, soak=None)
+    assert {c.verdict for c in result.checks} == {INCONCLUSIVE} and result.exit_code == 1
+
+
+def test_partial_results_become_per_metric_errors(nerdgraph, waits):
+    nerdgraph.fail_alias["v_p95_response_time"] = ("NRDB query timed out", "TIMEOUT")
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 1 and waits == []
+    assert obs.errors == {"p95_response_time": "NRDB query timed out (TIMEOUT)"}
+    assert obs.cohort("canary").values["skill_error_rate"] == pytest.approx(100 * 12 / 400, abs=3)
+    result = evaluate(CATALOG, "canary", obs, soak=None)
+    verdicts = {c.name: c.verdict for c in result.checks}
+    assert verdicts["p95_response_time"] == ERROR and verdicts["skill_error_rate"] != ERROR
+    assert result.exit_code in (3, 4)
+
+
+def test_a_bad_nrql_is_reported_for_that_metric(nerdgraph):
+    nerdgraph.fail_alias["v_cost_per_request"] = ("NRQL Syntax Error: Error at line 1", "INVALID_INPUT")
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert "NRQL Syntax Error" in obs.errors["cost_per_request"] and len(obs.errors) == 1
+
+
+def test_transient_graphql_errors_are_retried(nerdgraph, waits):
+    nerdgraph.graphql_errors_next.append(
+        [{"message": "Something went wrong", "extensions": {"errorClass": "INTERNAL_SERVER_ERROR"}}])
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 2 and len(waits) == 1 and obs.errors == {}
+
+
+def test_persistent_graphql_timeouts_fail_the_source(nerdgraph, waits):
+    nerdgraph.graphql_errors_next += [[{"message": "Query timed out", "path": ["actor", "account"],
+                                        "extensions": {"errorClass": "TIMEOUT"}}]] * 3
+    with pytest.raises(ExternalError, match="New Relic: Query timed out \\(TIMEOUT\\)"):
+        source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 3
+
+
+def test_other_graphql_errors_are_not_retried(nerdgraph, waits):
+    nerdgraph.graphql_errors_next.append([{"message": "Account 1234567 not found",
+                                           "extensions": {"errorClass": "NOT_FOUND"}}])
+    with pytest.raises(ExternalError, match="Account 1234567 not found"):
+        source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 1 and waits == []
+
+
+def test_a_refused_key_is_not_retried(nerdgraph, waits):
+    with pytest.raises(ExternalError, match="HTTP 401.*NEW_RELIC_API_KEY"):
+        source(nerdgraph, key="NRAK-WRONG").fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 1 and waits == []
+    nerdgraph.graphql_errors_next.append([{"message": "Invalid API key",
+                                           "extensions": {"errorClass": "BAD_API_KEY"}}])
+    with pytest.raises(ExternalError, match="Invalid API key"):
+        source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 2 and waits == []
+
+
+def test_429_waits_as_told(nerdgraph, waits):
+    nerdgraph.fail_next(429, headers={"Retry-After": "7"},
+                        body={"errors": [{"message": "Too many requests"}]})
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert waits == [7.0] and len(nerdgraph.requests) == 2 and obs.errors == {}
+
+
+def test_500_is_retried_then_gives_up(nerdgraph, waits):
+    nerdgraph.fail_next(500, times=1)
+    source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 2
+    nerdgraph.fail_next(500, times=3)
+    with pytest.raises(ExternalError, match="failed after 3 attempts: HTTP 500"):
+        source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert len(nerdgraph.requests) == 5
+
+
+def test_slow_answer_is_abandoned_and_retried(nerdgraph, waits):
+    nerdgraph.delays = [3.0]
+    policy = http.RetryPolicy(attempts=3, timeout=1.0, backoff=0)
+    obs = source(nerdgraph, policy).fetch(CATALOG, *HOUR)
+    assert obs.cohort("canary").requests == 400
+    assert len(nerdgraph.requests) == 2
+
+
+def test_always_slow_fails_the_source(nerdgraph, waits):
+    nerdgraph.delays = [0.6, 0.6]
+    with pytest.raises(ExternalError, match="no answer within 0.2s"):
+        source(nerdgraph, http.RetryPolicy(attempts=2, timeout=0.2, backoff=0)).fetch(CATALOG, *HOUR)
+
+
+# -- choosing the source by URL -----------------------------------------------------------------
+
+@pytest.fixture
+def nr_env(monkeypatch):
+    for var in ("NEW_RELIC_API_KEY", "NEW_RELIC_ACCOUNT_ID", "NEW_RELIC_API_URL", "ROLLOUT_METRICS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NEW_RELIC_API_KEY", API_KEY)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("url,env,account,endpoint", [
+    ("newrelic://1234567", {}, 1234567, US_ENDPOINT),
+    ("newrelic://1234567?region=eu", {}, 1234567, EU_ENDPOINT),
+    ("newrelic://", {"NEW_RELIC_ACCOUNT_ID": "42"}, 42, US_ENDPOINT),
+    ("newrelic://7?region=EU", {"NEW_RELIC_API_URL": "http://127.0.0.1:9/graphql"}, 7,
+     "http://127.0.0.1:9/graphql"),
+])
+def test_newrelic_urls(nr_env, url, env, account, endpoint):
+    for k, v in env.items():
+        nr_env.setenv(k, v)
+    s = open_source(url, "sqlite:///x.db")
+    assert isinstance(s, NewRelicSource) and (s.account_id, s.endpoint) == (account, endpoint)
+
+
+@pytest.mark.parametrize("url,unset,message", [
+    ("newrelic://", False, "numeric New Relic account id"),
+    ("newrelic://abc", False, "numeric New Relic account id"),
+    ("newrelic://1?region=ap", False, "expected us or eu"),
+    ("newrelic://1?zone=eu", False, "unknown parameter 'zone'"),
+    ("newrelic://1", True, "NEW_RELIC_API_KEY is not set"),
+])
+def test_bad_newrelic_urls(nr_env, url, unset, message):
+    if unset:
+        nr_env.delenv("NEW_RELIC_API_KEY")
+    with pytest.raises(UserError, match=re.escape(message)):
+        open_source(url, "sqlite:///x.db")
+
+
+def test_url_from_env_reaches_the_fake(nr_env, nerdgraph):
+    nr_env.setenv("NEW_RELIC_API_URL", nerdgraph.url)
+    obs = open_source(f"newrelic://{nerdgraph.account_id}", "sqlite:///x.db").fetch(CATALOG, *HOUR)
+    assert obs.cohort("control").requests == 1600 and len(nerdgraph.requests) == 1
