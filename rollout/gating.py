@@ -1,8 +1,65 @@
-"""The gate as the reconciler and the validator call it (wired in after the metrics work)."""
+"""The gate as the controller uses it: soak from the store's history, metrics from a
+source, judged by the pure gate. One path for `gate`, `reconcile`, `validate`, `guard`
+and `drill`, so they cannot disagree."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 
-def make_gate(metrics_url, store_url, store):
-    def gate(state, from_pct, now):
-        return "hold", ["metric gate not wired yet"]
+from rollout.core.catalog import load_catalog
+from rollout.core.rules import soak_status
+from rollout.core.state import FlagState, format_duration
+from rollout.errors import ExternalError
+
+STEP_UP_WINDOW = timedelta(hours=24)   # may the step proceed: judged on the last day
+GUARD_WINDOW = timedelta(hours=1)      # should it roll back: judged on the last hour
+
+
+def applied_as_of(history, applied, at: datetime) -> int:
+    """The percentage the store held at `at`: the last change up to then; a store without
+    history (set outside the controller) has only its current value."""
+    from rollout.core.state import CHANGES
+
+    changes = [e for e in history if e.kind in CHANGES and e.at <= at]
+    if changes:
+        return changes[-1].to_pct
+    if applied and (applied.updated_at is None or applied.updated_at <= at):
+        return applied.percentage
+    return 0
+
+
+def gate_result(state: FlagState, applied_pct: int, history, source, now: datetime,
+                window: timedelta, catalog=None, min_requests: int | None = None):
+    """Judge the applied step of `state` as of `now` over the window that ends then."""
+    from rollout.core.gate import evaluate, soak_check
+
+    catalog = catalog or load_catalog()
+    soak = soak_status(state, applied_pct, history, now)
+    step = state.ladder.step(applied_pct)
+    nxt = state.ladder.next(applied_pct)
+    observations, error = None, None
+    if applied_pct > 0:
+        try:
+            observations = source.fetch(catalog, now - window, now)
+        except ExternalError as exc:
+            error = str(exc)
+    return evaluate(catalog, step.name if step else f"{applied_pct}%", observations,
+                    soak=soak_check(soak.done, soak.describe(),
+                                    format_duration(soak.required) if soak.required else None),
+                    source_error=error, min_requests=min_requests, flag=state.flag, at=now,
+                    next_step=nxt.name if nxt else None)
+
+
+def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta = STEP_UP_WINDOW,
+              source=None):
+    """The reconciler's gate: (state, applied %, now) -> (verdict, reasons). The metric
+    source is opened on first use (most reconciles have no step up to judge)."""
+
+    def gate(state: FlagState, applied_pct: int, now: datetime):
+        nonlocal source
+        if source is None:
+            from rollout.adapters.metrics import open_source
+            source = open_source(metrics_url, store_url)
+        result = gate_result(state, applied_pct, store.history(state.flag), source, now, window)
+        return result.verdict, result.reasons
+
     return gate

@@ -54,14 +54,52 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def judge(state, store_url: str, metrics: str | None, at, window, min_requests=None):
+    """The gate of `state`'s applied step as of `at`, from the store's history."""
     from rollout.adapters.metrics import metrics_url, open_source
+    from rollout.adapters.store import open_store
+    from rollout.gating import applied_as_of, gate_result
+
+    with open_store(store_url) as store:
+        history = store.history(state.flag, until=at)
+        pct = applied_as_of(history, store.read(state.flag), at)
+    source = open_source(metrics_url(metrics), store_url) if pct > 0 else None   # no canary yet
+    return gate_result(state, pct, history, source, at, window, min_requests=min_requests)
+
+
+def gate_for_move(state, from_pct: int, args) -> int:
+    """`rollout validate --base --metrics`: the gate of a pull request's step up, printed
+    as markdown (the check's reason) and appended to GITHUB_STEP_SUMMARY."""
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import now
+    from rollout.core.gate_render import render_markdown
+    from rollout.gating import STEP_UP_WINDOW
+
+    result = judge(state, store_url(args.store), args.metrics, now(), STEP_UP_WINDOW)
+    text = render_markdown(result)
+    print(text)
+    _append_summary(text)
+    return result.exit_code
+
+
+def _append_summary(text: str) -> None:
+    from rollout.errors import ExternalError
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(text + "\n")
+        except OSError as exc:
+            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
+
+
+def run(args) -> int:
     from rollout.adapters.store import store_url
     from rollout.cli.common import now, parse_time
-    from rollout.cli.gatectx import current_step_and_soak
     from rollout.core.catalog import load_catalog
-    from rollout.core.gate import evaluate
     from rollout.core.gate_render import render, render_markdown
+    from rollout.flagfiles import find_flag
     from rollout.core.state import parse_duration
     from rollout.errors import ExternalError, UserError
 
@@ -74,25 +112,9 @@ def run(args) -> int:
     if args.min_requests is not None and args.min_requests < 1:
         raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
     at = parse_time(args.at) if args.at else now()
-    store = store_url(args.store)
-    ctx = current_step_and_soak(args.flag, store, at, args.flags)
+    result = judge(find_flag(args.flag, args.flags), store_url(args.store), args.metrics, at,
+                   window, args.min_requests)
     catalog = load_catalog()
-    observations, failure = None, None
-    if ctx.step != "off":               # nothing to measure before the canary exists
-        source = open_source(metrics_url(args.metrics), store)
-        try:
-            observations = source.fetch(catalog, at - window, at)
-        except ExternalError as exc:
-            failure = str(exc)
-    result = evaluate(catalog, ctx.step, observations, soak=ctx.soak, source_error=failure,
-                      min_requests=args.min_requests, flag=args.flag, at=at,
-                      next_step=ctx.next_step)
     print(render(result, args.output, catalog))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(render_markdown(result, catalog) + "\n")
-        except OSError as exc:
-            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
+    _append_summary(render_markdown(result, catalog))
     return result.exit_code

@@ -20,6 +20,10 @@ COMMANDS = [
     "events",
     "history",
     "bucket",
+    "guard",
+    "abort",
+    "retry",
+    "drill",
     "report",
     "store",
 ]

@@ -277,24 +277,35 @@ def _compare(m, can, ctl, minimum, alpha) -> Check:
                      reason=f"{m.title} of the canary is {ratio:.0f} % of control's"
                             + (f", meets the rollback criterion {rule} %" if hit else ""),
                      **common)
+    # Two questions: is the canary worse at all (p), and is it worse by more than the
+    # playbook's effect size (p_big, the null shifted by the margin)? Testing the margin,
+    # not just the sign, keeps a guard that looks every few minutes from rolling back a
+    # healthy canary on a lucky streak of small samples.
     if test == "two_proportion":
         hits_c, hits_k = can.counts.get(m.name), ctl.counts.get(m.name)
-        p = None if hits_c is None or hits_k is None else two_proportion_p(
-            hits_c, can.requests, hits_k, ctl.requests, m.worse)
+        test_fn = None if hits_c is None or hits_k is None else \
+            (lambda margin: two_proportion_p(hits_c, can.requests, hits_k, ctl.requests,
+                                             m.worse, margin / 100.0))
     else:
         field_ = spec["field"]
-        p = mann_whitney_p(can.samples.get(field_, ()), ctl.samples.get(field_, ()), m.worse)
-    if p is None:
+        xs, ys = can.samples.get(field_, ()), ctl.samples.get(field_, ())
+        test_fn = None if len(xs) == 0 or len(ys) == 0 else \
+            (lambda margin: mann_whitney_p(xs, ys, m.worse, margin))
+    if test_fn is None:
         return Check(name, INCONCLUSIVE, cv, kv, delta=delta,
                      reason=f"{m.title} vs control: no samples to test", **common)
-    worse_by = delta if m.worse == "higher" else -delta
+    p = test_fn(0.0)
+    p_big = test_fn(spec["delta"]) if p < alpha else 1.0   # shifting only weakens the evidence
     said = f"{m.title} {format_value(cv, m.unit)} vs control {format_value(kv, m.unit)} " \
            f"({format_delta(delta, m.unit)}, {_p_text(p)})"
-    if p < alpha and worse_by >= spec["delta"]:
-        verdict, reason = ROLLBACK, f"significantly degraded: {said}"
+    margin = format_delta(spec["delta"] if m.worse == "higher" else -spec["delta"], m.unit)
+    if p_big < alpha:
+        verdict, reason = ROLLBACK, f"significantly degraded: {said}; worse by more than " \
+                                    f"{margin} ({_p_text(p_big)})"
+        p = p_big
     elif p < alpha:
-        verdict, reason = HOLD, f"minor regression: {said}, significant but within " \
-                                f"{format_delta(spec['delta'], m.unit).lstrip('+')}"
+        verdict, reason = HOLD, f"minor regression: {said}, significant but not shown " \
+                                f"beyond {margin}"
     else:
         verdict, reason = PASS, f"no significant regression: {said}"
     return Check(name, verdict, cv, kv, delta=delta, p_value=p, reason=reason, **common)

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS skill_event_segments (
     start_ms  INTEGER NOT NULL,
     end_ms    INTEGER NOT NULL,
     n         INTEGER NOT NULL,
+    last_id   INTEGER NOT NULL,               -- the highest skill_events.id packed here
     layout    TEXT NOT NULL,
     data      BLOB NOT NULL
 );
@@ -169,6 +170,10 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
             raise UserError(f"events database {path}: no such file; load events with "
                             f"`rollout events import FILE.ndjson`")
         conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        # Events can be imported again (the import is idempotent); the flag store's
+        # history cannot. So events skip the fsync of every commit, the store does not.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         if create:
             conn.executescript(SCHEMA)
         return conn
@@ -184,7 +189,46 @@ def import_ndjson(path, db_path) -> int:
     Returns how many events were new. An event already present (same content, hence
     same key) is skipped, so importing the same file twice adds nothing.
     """
-    rows = read_ndjson(Path(path))
+    return _insert(read_ndjson(Path(path)), db_path)
+
+
+def insert_events(db_path, events) -> int:
+    """Insert event dicts (validated like an imported line) in one transaction; a
+    generator of traffic (`rollout drill`) writes through here."""
+    rows = []
+    for n, obj in enumerate(events, 1):
+        try:
+            rows.append(_event(obj))
+        except ValueError as exc:
+            raise UserError(f"event {n}: {exc}") from None
+    return _insert(rows, db_path)
+
+
+def insert_columns(db_path, cols: dict) -> int:
+    """Insert events given column-wise as numpy arrays (a traffic generator's output:
+    `timestamp` in epoch ms, `cohort`, `userId`, `skillId`, `model`, the numbers and the
+    booleans), checked column by column like an imported line, in one transaction."""
+    n = len(cols["timestamp"])
+    for k in NUMBERS + ("timestamp",):
+        v = np.asarray(cols[k], dtype=float)
+        if len(v) != n or not np.isfinite(v).all() or (k != "tokenSavings" and (v < 0).any()):
+            raise UserError(f"events column {k}: expected {n} finite numbers >= 0")
+    if not set(np.unique(cols["cohort"]).tolist()) <= set(COHORTS):
+        raise UserError("events column cohort: expected canary or control")
+    body = list(zip(np.asarray(cols["timestamp"], dtype=np.int64).tolist(),
+                    list(cols["cohort"]), list(cols["userId"]), list(cols["skillId"]),
+                    list(cols["model"]),
+                    *[np.asarray(cols[k], dtype=float).tolist() for k in ("executionTime",)],
+                    np.asarray(cols["success"], dtype=bool).tolist(),
+                    *[np.asarray(cols[k], dtype=float).tolist() for k in ("cost", "tokenSavings")],
+                    *[np.asarray(cols[k], dtype=bool).tolist()
+                      for k in ("cacheHit", "timedOut", "fallback")]))
+    # the same content key as an imported line, so a re-run adds nothing
+    rows = [(hashlib.sha256(repr(r).encode()).hexdigest()[:32], *r) for r in body]
+    return _insert(rows, db_path)
+
+
+def _insert(rows: list[tuple], db_path) -> int:
     conn = _connect(Path(db_path), create=True)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -195,9 +239,12 @@ def import_ndjson(path, db_path) -> int:
         added = conn.total_changes - before
         if not in_sync:         # rows changed behind our back: repack them all
             conn.execute("DELETE FROM skill_event_segments")
-            _write_segments(conn, "1")
-        elif added:
-            _write_segments(conn, "id > ?", (last_id,))
+            _write_segments(conn, _load_rows(conn, "1"), conn.execute(
+                f"SELECT coalesce(max(id), 0) FROM {TABLE}").fetchone()[0])
+        elif added == len(rows):        # every row is new: pack them as they are
+            _write_segments(conn, _pack(rows), last_id + added)
+        elif added:                     # some were already there: pack what was inserted
+            _write_segments(conn, _load_rows(conn, "id > ?", (last_id,)), last_id + added)
         conn.execute("COMMIT")
         return added
     except BaseException as exc:
@@ -215,7 +262,20 @@ def import_ndjson(path, db_path) -> int:
 def _load_rows(conn, where: str, args=()) -> np.ndarray:
     """Events from the row table as a packed array (the slow, always-correct path)."""
     rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE {where} "
-                        f"ORDER BY timestamp", args).fetchall()
+                        f"ORDER BY id", args).fetchall()
+    return _columns_to_array(rows)
+
+
+_ROW_INDEX = {"timestamp": 1, "cohort": 2, "executionTime": 6, "success": 7, "cost": 8,
+              "tokenSavings": 9, "cacheHit": 10, "timedOut": 11, "fallback": 12}
+
+
+def _pack(rows: list[tuple]) -> np.ndarray:
+    """Rows as _INSERT takes them, packed (insertion order, like ids)."""
+    return _columns_to_array([tuple(r[_ROW_INDEX[c]] for c in _COLUMNS) for r in rows])
+
+
+def _columns_to_array(rows) -> np.ndarray:
     out = np.zeros(len(rows), EVENT_DTYPE)
     if not rows:
         return out
@@ -229,22 +289,25 @@ def _load_rows(conn, where: str, args=()) -> np.ndarray:
     return out
 
 
-def _write_segments(conn, where: str, args=()) -> None:
-    events = _load_rows(conn, where, args)
+def _write_segments(conn, events: np.ndarray, last_id: int) -> None:
+    events = np.sort(events, order="timestamp", kind="stable")
     for i in range(0, len(events), SEGMENT_ROWS):
         part = events[i:i + SEGMENT_ROWS]
-        conn.execute("INSERT INTO skill_event_segments (start_ms, end_ms, n, layout, data) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     (int(part["timestamp"][0]), int(part["timestamp"][-1]), len(part), LAYOUT,
-                      part.tobytes()))
+        conn.execute("INSERT INTO skill_event_segments (start_ms, end_ms, n, last_id, layout, data)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     (int(part["timestamp"][0]), int(part["timestamp"][-1]), len(part), last_id,
+                      LAYOUT, part.tobytes()))
 
 
 def _segments_in_sync(conn) -> bool:
-    rows = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+    """The packed copy covers exactly the rows: UPDATE and DELETE drop it (triggers), so
+    it is enough that no row was inserted past the last one packed (max id: an index
+    look-up, not a count of every row)."""
+    top = conn.execute(f"SELECT coalesce(max(id), 0) FROM {TABLE}").fetchone()[0]
     packed, foreign = conn.execute(
-        "SELECT coalesce(sum(CASE WHEN layout = ? THEN n END), 0), count(layout != ? OR NULL) "
-        "FROM skill_event_segments", (LAYOUT, LAYOUT)).fetchone()
-    return rows == packed and not foreign
+        "SELECT coalesce(max(last_id), 0), count(layout != ? OR NULL) FROM skill_event_segments",
+        (LAYOUT,)).fetchone()
+    return top == packed and not foreign
 
 
 def load_events(conn, start_ms: int, end_ms: int) -> np.ndarray:

@@ -1,0 +1,62 @@
+"""rollout abort: roll a flag back to 0 % by hand, the guard's path (emergency method 1)."""
+from __future__ import annotations
+
+import argparse
+
+from rollout.cli.common import add_flags_dir, add_output, add_store
+from rollout.errors import EXIT_OK, EXIT_ROLLBACK, UserError
+
+EPILOG = """\
+examples:
+  rollout abort skills_rollout --reason "SEV1: skills API failing for all canary users"
+  rollout abort skills_rollout --reason "cost spike" --severity SEV3
+
+Sets the flag to 0 % in the store at once, records an abort against the committed
+revision (reconcile will not re-apply it), then opens the revert pull request and
+notifies Slack and, for SEV1/SEV2, PagerDuty, exactly as the guard does.
+exit: 3 rolled back; 0 nothing to do (already at 0 %); 2 bad input; 4 the store failed
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("abort", help="roll a flag back to 0%% now, by hand",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("flag", help="flag name")
+    p.add_argument("--reason", required=True, help="why (goes into history, PR and messages)")
+    p.add_argument("--severity", choices=("SEV1", "SEV2", "SEV3"), default="SEV2",
+                   help="SEV1/SEV2 page PagerDuty, SEV3 notifies Slack only (default SEV2)")
+    add_store(p)
+    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_flags_dir(p)
+    add_output(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rollout.adapters.store import open_store, store_url
+    from rollout.cli.cmd_guard import print_outcomes
+    from rollout.cli.common import actor, now
+    from rollout.flagfiles import current_commit, find_flag
+    from rollout.guard import Notifiers, Outcome, abort, deliver
+
+    if not args.reason.strip():
+        raise UserError("--reason: expected a non-empty explanation")
+    state = find_flag(args.flag, args.flags)
+    at = now()
+    with open_store(store_url(args.store), args.history) as store:
+        applied = store.read(state.flag)
+        if applied is None or applied.percentage == 0:
+            print(f"{state.flag} is already at 0%: nothing to abort")
+            return EXIT_OK
+        reason = f"manual abort by {actor()}: {args.reason.strip()}"
+        evidence = {"severity": args.severity, "title": f"manual rollback of {state.flag}",
+                    "markdown": f"| reason | actor |\n|---|---|\n| {args.reason.strip()} | {actor()} |\n"}
+        event = abort(state, store, applied, reasons=[reason], evidence=evidence, now=at,
+                      commit=current_commit(), actor=actor())
+        if event is None:
+            raise UserError(f"{state.flag} changed while aborting; run `rollout status` and retry")
+        out = Outcome(state.flag, "rolled_back", applied.percentage, [reason], args.severity,
+                      deliver(state, store, event, Notifiers.from_env(), at))
+    print_outcomes([out], args.output)
+    return EXIT_ROLLBACK

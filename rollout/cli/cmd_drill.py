@@ -1,0 +1,97 @@
+"""rollout drill: rehearse the whole playbook on this machine, in compressed time."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+
+from rollout.cli.common import add_flags_dir
+from rollout.errors import EXIT_HELD, EXIT_OK, UserError
+
+EPILOG = """\
+examples:
+  rollout drill                                 healthy: walks 0 -> 5 -> 25 -> 100
+  rollout drill --fault error-rate --output json    the canary fails: must roll back
+  rollout drill --fault provider-outage          New Relic down: must hold
+  rollout drill --store sqlite:///drill.db && rollout status --store sqlite:///drill.db
+
+Simulates the playbook's real soak times (72 h canary, 168 h beta, 48 h full) with
+generated SkillExecution traffic (2,400 requests/hour at the canary step, a quarter of
+that at later steps, users bucketed by the
+real bucketing function) and runs the real reconcile, gate and guard code every guard
+interval (30 simulated minutes). Faults start 24 h into the canary step:
+  error-rate       canary errors at 12 % (rollback threshold > 5 %)
+  latency          canary median latency 9 s (p95 rollback threshold > 10 s)
+  provider-outage  the metric provider answers 503 from then on (must hold)
+The store must be an SQLite file (a fresh temporary one by default) without this flag in
+it: a rehearsal never writes into a production store. Notifications are not sent.
+exit: 0 the drill behaved as the playbook requires; 1 it did not
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("drill", help="rehearse the playbook in compressed time",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fault", choices=("none", "error-rate", "latency", "provider-outage"),
+                   default="none", help="what goes wrong (default: none)")
+    p.add_argument("--speed", type=float, default=0, metavar="N",
+                   help="simulated seconds per real second (default 0: as fast as possible)")
+    p.add_argument("--rate", type=int, default=2400, metavar="REQ_PER_HOUR",
+                   help="generated requests per simulated hour (default 2400)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--flag", default="skills_rollout", help="flag whose ladder to walk")
+    p.add_argument("--store", metavar="URL",
+                   help="sqlite:///PATH to keep the rehearsal (default: ROLLOUT_STORE if it is "
+                        "sqlite, else a fresh temporary file)")
+    add_flags_dir(p)
+    p.add_argument("--output", "-o", choices=("table", "json"), default="table")
+    p.set_defaults(func=run)
+
+
+def expected(summary: dict) -> bool:
+    fault = summary["fault"]
+    if fault == "none":
+        return summary["final_percentage"] == 100 and not summary["rolled_back"]
+    if fault == "provider-outage":
+        return not summary["rolled_back"] and summary["final_percentage"] == 5
+    return summary["rolled_back"] and summary["final_percentage"] == 0
+
+
+def run(args) -> int:
+    from rollout.adapters.store import open_store
+    from rollout.cli.common import print_json, print_table
+    from rollout.drill import DrillConfig, run_drill
+    from rollout.flagfiles import find_flag
+
+    if args.rate < 100:
+        raise UserError("--rate: expected at least 100 requests per hour")
+    if args.speed < 0:
+        raise UserError("--speed: expected 0 or a positive factor")
+    url = args.store or os.environ.get("ROLLOUT_STORE")
+    if url and not url.startswith("sqlite:///"):
+        raise UserError(f"store {url!r}: a drill only writes into an SQLite store "
+                        f"(sqlite:///PATH), never into a production one")
+    if not url:
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='rollout-drill-')}/drill.db"
+    base = find_flag(args.flag, args.flags)
+    with open_store(url) as store:
+        if store.history(base.flag):
+            raise UserError(f"store {url} already holds history for {base.flag}; "
+                            f"a drill needs a store of its own")
+        summary = run_drill(base, store, url, DrillConfig(fault=args.fault, speed=args.speed,
+                                                          requests_per_hour=args.rate,
+                                                          seed=args.seed))
+    ok = expected(summary)
+    summary["as_expected"] = ok
+    if args.output == "json":
+        print_json(summary)
+    else:
+        print_table(["simulated time", "by", "action", "from", "to", "reasons"],
+                    [[d["at"][:16].replace("T", " "), d["by"], d["action"], f"{d['from']}%",
+                      f"{d['to']}%", "; ".join(d["reasons"])[:140]] for d in summary["decisions"]])
+        print(f"\nfault {summary['fault']}: final {summary['final_percentage']}%, rolled back: "
+              f"{summary['rolled_back']}, detection to rollback: "
+              f"{summary['detection_to_rollback_ms']} ms; store {url}")
+        print("as the playbook requires" if ok else "NOT as the playbook requires")
+    return EXIT_OK if ok else EXIT_HELD

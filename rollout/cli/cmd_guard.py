@@ -1,0 +1,102 @@
+"""rollout guard: evaluate the rollback triggers of every live flag; roll back on a breach."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from rollout.cli.common import add_flags_dir, add_output, add_store
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, UserError
+
+EPILOG = """\
+examples:
+  rollout guard --once                                   one evaluation (what CI runs every 5 min)
+  rollout guard --interval 60 --metrics newrelic://      a long-running guard
+  rollout guard --once --window 30m --output json
+
+For every flag above 0 %: judge the applied step with the gate over the last --window
+(default 1h). When a check says rollback (a catalog rollback threshold, a canary
+significantly worse than control, a cost spike), the guard at once
+  1. sets the flag to 0 % in the store and records an abort for the committed revision
+     (reconcile will not re-apply it until a new commit or `rollout retry`);
+  2. opens a pull request setting the state file to 0 % (GITHUB_TOKEN, GITHUB_REPOSITORY),
+     posts to Slack (SLACK_WEBHOOK_URL) and pages for SEV1/SEV2 (PAGERDUTY_ROUTING_KEY).
+A failing notifier never blocks or undoes the rollback: it is reported and retried on
+the next run. Held steps (too little data, the metric source down) are not rolled back.
+exit: 0 nothing to do; 3 a rollback happened; 4 the store failed, or a notification failed
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("guard", help="roll back live flags whose rollback triggers fire",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one evaluation, then exit (default)")
+    mode.add_argument("--interval", type=float, metavar="SECONDS",
+                      help="evaluate every SECONDS until interrupted")
+    p.add_argument("--count", type=int, metavar="N", help="with --interval: stop after N runs")
+    p.add_argument("--window", default="1h", metavar="DURATION",
+                   help="metrics window ending now (default 1h; e.g. 30m, 6h)")
+    p.add_argument("--metrics", metavar="URL",
+                   help="metric source (default: the events in the sqlite store)")
+    add_store(p)
+    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_flags_dir(p)
+    add_output(p)
+    p.set_defaults(func=run)
+
+
+def print_outcomes(outcomes, output: str) -> None:
+    from rollout.cli.common import print_json, print_table
+
+    if output == "json":
+        print_json([o.to_json() for o in outcomes])
+        return
+    print_table(["flag", "action", "at", "severity", "reasons"],
+                [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
+                  o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
+    for o in outcomes:
+        for channel, what in o.deliveries.items():
+            stream = sys.stderr if what.startswith("FAILED") else sys.stdout
+            print(f"  {o.flag} {channel}: {what}", file=stream)
+
+
+def exit_code(outcomes) -> int:
+    if any(o.action == "rolled_back" for o in outcomes):
+        return EXIT_ROLLBACK
+    if any(w.startswith("FAILED") for o in outcomes for w in o.deliveries.values()):
+        return EXIT_EXTERNAL
+    return EXIT_OK
+
+
+def run(args) -> int:
+    from rollout.adapters.metrics import open_source
+    from rollout.adapters.store import open_store, store_url
+    from rollout.cli.common import actor, now
+    from rollout.core.state import parse_duration
+    from rollout.flagfiles import current_commit, load_flags
+    from rollout.guard import Notifiers, guard_flag
+
+    try:
+        window = parse_duration(args.window)
+    except ValueError as exc:
+        raise UserError(f"--window: {exc}") from None
+    if args.interval is not None and args.interval <= 0:
+        raise UserError("--interval: expected a positive number of seconds")
+    url = store_url(args.store)
+    code, runs = EXIT_OK, 0
+    while True:
+        states = load_flags(args.flags)
+        notifiers = Notifiers.from_env()
+        with open_store(url, args.history) as store:
+            source = open_source(args.metrics, url)
+            outcomes = [guard_flag(s, store, source, notifiers, now(), window=window,
+                                   commit=current_commit(), actor=actor()) for s in states]
+        print_outcomes(outcomes, args.output)
+        code = max(code, exit_code(outcomes))
+        runs += 1
+        if args.interval is None or (args.count and runs >= args.count):
+            return code
+        sys.stdout.flush()
+        time.sleep(args.interval)

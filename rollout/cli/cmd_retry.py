@@ -1,0 +1,53 @@
+"""rollout retry: clear the abort of a flag's committed revision so reconcile may resume."""
+from __future__ import annotations
+
+import argparse
+
+from rollout.cli.common import add_flags_dir, add_store
+from rollout.errors import EXIT_OK, UserError
+
+EPILOG = """\
+examples:
+  rollout retry skills_rollout --reason "provider outage over, error rate back to 0.4 %"
+
+After the guard (or `rollout abort`) rolled a flag back, reconcile refuses to re-apply
+the same committed revision. Either merge a new commit of the state file (the revert pull
+request the guard opened, then a new phase change), or clear the abort with this
+command: the next `rollout reconcile` may then resume at the percentage the flag was
+aborted from, and that step's soak starts again.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("retry", help="clear an abort so reconcile may resume the revision",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("flag", help="flag name")
+    p.add_argument("--reason", required=True, help="why it is safe to resume (recorded)")
+    add_store(p)
+    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_flags_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rollout.adapters.store import open_store, store_url
+    from rollout.cli.common import actor, now
+    from rollout.core.rules import active_abort
+    from rollout.core.state import RETRY, Event
+    from rollout.flagfiles import current_commit, find_flag
+
+    if not args.reason.strip():
+        raise UserError("--reason: expected a non-empty explanation")
+    state = find_flag(args.flag, args.flags)
+    with open_store(store_url(args.store), args.history) as store:
+        abort = active_abort(store.history(state.flag), state.flag, state.revision)
+        if abort is None:
+            raise UserError(f"{state.flag}: no abort stands against revision "
+                            f"{state.revision[:12]}; nothing to retry")
+        store.record(Event(flag=state.flag, at=now(), kind=RETRY, from_pct=abort.to_pct,
+                           to_pct=abort.from_pct, reasons=(args.reason.strip(),),
+                           revision=state.revision, commit=current_commit(), actor=actor()))
+    print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
+          f"`rollout reconcile` may resume at {abort.from_pct}%")
+    return EXIT_OK

@@ -1,0 +1,255 @@
+"""`rollout drill`: the whole playbook rehearsed on this machine in compressed time.
+
+A traffic generator writes SkillExecution events for users bucketed by the real
+bucketing function; the real reconcile, gate and guard code walks the ladder
+0 -> 5 -> 25 -> 100 on a simulated clock (each step's real soak time, in seconds of
+wall time). A fault makes the canary misbehave (error-rate, latency) or makes the
+metric provider unavailable (provider-outage): the first two must roll back by
+themselves, the last must hold — neither proceed nor roll back on missing data.
+This is the seeds' "rollback procedures tested", made repeatable.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from rollout.core.bucketing import bucket
+from rollout.core.state import FlagState
+from rollout.errors import ExternalError
+
+FAULTS = ("none", "error-rate", "latency", "provider-outage")
+HOLD_EXTENSION = timedelta(hours=48)   # playbook: "If HOLD: extend canary monitoring for 48 more hours"
+MODELS = (("claude-haiku", 0.55), ("claude-sonnet", 0.40), ("claude-opus", 0.05))
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How one cohort behaves. Healthy numbers sit inside the playbook's targets."""
+
+    error_rate: float           # share of failed executions
+    latency_median_ms: float    # log-normal execution time
+    latency_sigma: float
+    cost_usd: float             # mean cost per request
+    cache_hit: float
+    token_savings: float        # percent of tokens saved
+    fallback: float
+    timeout: float
+
+
+CONTROL = Behaviour(0.006, 1700, 0.45, 0.030, 0.30, 0.0, 0.0, 0.002)   # no skills (baseline ~$0.03)
+CANARY = Behaviour(0.006, 1500, 0.45, 0.018, 0.50, 75.0, 0.02, 0.002)  # skills: ~40 % cheaper
+FAULTY = {
+    "error-rate": replace(CANARY, error_rate=0.12),            # > 5 %: rollback
+    "latency": replace(CANARY, latency_median_ms=9000),        # p95 > 10 s: rollback
+}
+
+
+@dataclass
+class DrillConfig:
+    fault: str = "none"
+    speed: float = 0.0                   # simulated seconds per real second; 0 = as fast as possible
+    requests_per_hour: int = 2400        # 5 % of it must reach the gate's 100-request minimum
+    tick: timedelta = timedelta(minutes=30)          # guard interval (simulated)
+    guard_window: timedelta = timedelta(hours=1)
+    gate_window: timedelta = timedelta(hours=24)
+    fault_after: timedelta = timedelta(hours=24)     # into the canary step
+    seed: int = 7
+
+
+class _OutageSource:
+    """The metric provider, unavailable from `since` (simulated time) on."""
+
+    def __init__(self, source, since: datetime):
+        self.source, self.since = source, since
+
+    def fetch(self, catalog, start, end):
+        if end > self.since:
+            raise ExternalError("New Relic NerdGraph: POST https://api.newrelic.com/graphql "
+                                "failed after 4 attempts: HTTP 503 (drill: provider outage)")
+        return self.source.fetch(catalog, start, end)
+
+
+USERS = 50_000
+
+
+@lru_cache(maxsize=1)
+def _buckets() -> np.ndarray:
+    """The real bucket of every simulated user, computed once."""
+    return np.array([bucket(f"user-{i}") for i in range(USERS)], dtype=np.int16)
+
+
+def generate_columns(rng: np.random.Generator, start: datetime, tick: timedelta, n: int,
+                     pct: int, behaviour_for) -> dict:
+    """`n` SkillExecution events over [start, start + tick), column-wise. Users whose
+    bucket is <= pct are the canary cohort, as the application routes them."""
+    idx = rng.integers(0, USERS, n)
+    canary = _buckets()[idx] <= pct
+    can, ctl = behaviour_for(True), behaviour_for(False)
+    pick = lambda attr: np.where(canary, getattr(can, attr), getattr(ctl, attr))
+    names = [m for m, _ in MODELS]
+    start_ms = start.timestamp() * 1000
+    return {
+        "timestamp": np.sort(start_ms + rng.random(n) * tick.total_seconds() * 1000).round(),
+        "cohort": np.where(canary, "canary", "control"),
+        "userId": [f"user-{i}" for i in idx.tolist()],
+        "skillId": [f"skill-{i}" for i in rng.integers(0, 12, n).tolist()],
+        "model": rng.choice(names, n, p=[w for _, w in MODELS]),
+        "executionTime": (np.exp(rng.normal(0, pick("latency_sigma"))) *
+                          pick("latency_median_ms")).round(1),
+        "success": rng.random(n) >= pick("error_rate"),
+        "cost": (pick("cost_usd") * np.exp(rng.normal(-0.045, 0.3, n))).round(6),
+        "tokenSavings": np.where(canary, np.maximum(0, rng.normal(pick("token_savings"), 5)),
+                                 0.0).round(2),
+        "cacheHit": rng.random(n) < pick("cache_hit"),
+        "timedOut": rng.random(n) < pick("timeout"),
+        "fallback": rng.random(n) < pick("fallback"),
+    }
+
+
+def generate_events(rng: np.random.Generator, start: datetime, tick: timedelta, n: int,
+                    pct: int, behaviour_for) -> list[dict]:
+    """The same traffic as JSON-ready SkillExecution objects (for `rollout events import`)."""
+    cols = generate_columns(rng, start, tick, n, pct, behaviour_for)
+    out = []
+    for i in range(n):
+        row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in cols.items()}
+        row["timestamp"] = datetime.fromtimestamp(row["timestamp"] / 1000, timezone.utc).isoformat()
+        out.append(row)
+    return out
+
+
+def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor: str = "drill",
+              clock=time.perf_counter) -> dict:
+    """Walk the ladder of `base` on a simulated clock; returns the drill's JSON summary."""
+    from rollout.adapters.metrics import open_source
+    from rollout.adapters.metrics.sqlite_events import insert_columns
+    from rollout.adapters.store.sqlite import sqlite_path
+    from rollout.guard import Notifiers, guard_flag
+    from rollout.reconcile import reconcile_flag
+    from rollout.gating import make_gate
+
+    if cfg.fault not in FAULTS:
+        raise ValueError(cfg.fault)
+    rng = np.random.default_rng(cfg.seed)
+    ladder = base.ladder
+    total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + 2 * cfg.gate_window
+    t0 = (datetime.now(timezone.utc) - total).replace(minute=0, second=0, microsecond=0)
+    now = t0
+    db = sqlite_path(store_url)
+    source = open_source(None, store_url)
+    fault_at = None
+    decisions: list[dict] = []
+    notifiers = Notifiers()                       # a rehearsal pages nobody
+    step_index, state = 0, replace(base, percentage=0, revision="drill-0")
+    detection_ms = None
+    rolled_back = False
+    per_tick = max(1, round(cfg.requests_per_hour * cfg.tick.total_seconds() / 3600))
+    first_live = next(s.percentage for s in ladder.steps if s.percentage > 0)
+
+    def note(source_name, action, frm, to, reasons):
+        last = decisions[-1] if decisions else {}
+        if (last.get("by"), last.get("action"), last.get("from"), last.get("to")) == \
+                (source_name, action, frm, to):
+            return                                # the same hold, tick after tick
+        decisions.append({"at": now.isoformat(), "by": source_name, "action": action,
+                          "from": frm, "to": to, "reasons": list(reasons)})
+
+    def commit_next():
+        nonlocal step_index, state
+        step_index += 1
+        nxt = ladder.steps[step_index]
+        state = replace(base, percentage=nxt.percentage, revision=f"drill-{step_index}")
+        note("git", "commit", ladder.steps[step_index - 1].percentage, nxt.percentage,
+             [f"phase change pull request merged: {nxt.name}"])
+
+    def reconcile_now():
+        out = reconcile_flag(state, store, now, commit=state.revision, actor=actor,
+                             gate=make_gate(None, store_url, store, cfg.gate_window, source))
+        d = out.decision
+        if d.action != "noop":
+            note("reconcile", d.action, d.from_pct, d.to_pct, d.reasons)
+        return d
+
+    reconcile_now()                               # create the flag at 0 %
+    commit_next()                                 # the canary pull request
+    end = t0 + total + timedelta(hours=48)
+    applied_pct = 0
+    held_since = None
+    while now < end:
+        applied = store.read(state.flag)
+        applied_pct = applied.percentage if applied else 0
+        if applied_pct == 0 and state.percentage > 0:
+            d = reconcile_now()
+            if d.action == "refuse":
+                break                             # aborted revision: the drill is over
+        if cfg.fault != "none" and fault_at is None and applied_pct > 0 and \
+                ladder.step(applied_pct).name == ladder.steps[1].name:
+            since = _last_change(store, state.flag)
+            if since and now - since >= cfg.fault_after:
+                fault_at = now
+                note("drill", "fault", applied_pct, applied_pct, [f"fault injected: {cfg.fault}"])
+                if cfg.fault == "provider-outage":
+                    source = _OutageSource(source, fault_at)
+        faulty = FAULTY.get(cfg.fault) if fault_at else None
+        pct = applied_pct
+        # The full rate where the canary is thinnest (5 %: 120 canary requests an hour,
+        # enough for the gate's minimum of 100 in a 1 h window); a quarter of it at later
+        # steps, where a quarter still leaves each cohort well above the minimum. The
+        # drill rehearses decisions, not load.
+        share = max(0.25, first_live / pct) if pct else 1.0
+        insert_columns(db, generate_columns(rng, now, cfg.tick, max(1, round(per_tick * min(1.0, share))), pct,
+                                  lambda canary: (faulty or CANARY) if canary else CONTROL))
+        now += cfg.tick
+        if cfg.speed:
+            time.sleep(cfg.tick.total_seconds() / cfg.speed)
+        started = clock()
+        out = guard_flag(state, store, source, notifiers, now, window=cfg.guard_window,
+                         commit=state.revision, actor=actor)
+        if out.action == "rolled_back":
+            detection_ms = round((clock() - started) * 1000, 1)
+            note("guard", "rollback", out.from_pct, 0, out.reasons)
+            rolled_back = True
+            break
+        if state.percentage == applied_pct and step_index + 1 < len(ladder.steps):
+            soak = ladder.step(applied_pct).soak or timedelta(0)
+            since = _last_change(store, state.flag)
+            if since and now - since >= soak:
+                commit_next()
+        if state.percentage != applied_pct:
+            d = reconcile_now()
+            held_since = (held_since or now) if d.action == "hold" else None
+            if held_since and now - held_since >= HOLD_EXTENSION:
+                note("drill", "stop", applied_pct, state.percentage,
+                     [f"held for {HOLD_EXTENSION.total_seconds() / 3600:g} h past the soak, "
+                      f"as the playbook's extended monitoring; a person decides now"])
+                break
+        if applied_pct == 100 and _last_change(store, state.flag) and \
+                now - _last_change(store, state.flag) >= (ladder.step(100).soak or timedelta(0)):
+            break
+    final = store.read(state.flag)
+    return {
+        "fault": cfg.fault,
+        "final_percentage": final.percentage if final else 0,
+        "rolled_back": rolled_back,
+        "detection_to_rollback_ms": detection_ms,
+        "fault_to_rollback_minutes": (round((now - fault_at).total_seconds() / 60)
+                                      if rolled_back and fault_at else None),
+        "guard_interval_minutes": round(cfg.tick.total_seconds() / 60),
+        "simulated": {"start": t0.isoformat(), "end": now.isoformat(),
+                      "hours": round((now - t0).total_seconds() / 3600, 1)},
+        "store": store_url,
+        "decisions": decisions,
+    }
+
+
+def _last_change(store, flag) -> datetime | None:
+    from rollout.core.state import CHANGES
+
+    for e in reversed(store.history(flag)):
+        if e.kind in CHANGES and e.from_pct != e.to_pct:
+            return e.at
+    return None

@@ -1,0 +1,173 @@
+"""The guard end to end: real `rollout` subprocesses, a real SQLite store, and fake Slack,
+PagerDuty and GitHub servers on 127.0.0.1 that answer as those services document."""
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
+from tests.cli import ROOT, make_repo, rollout, set_percentage
+from tests.fakes.github import FakeGitHub
+from tests.fakes.pagerduty import FakePagerDuty
+from tests.fakes.slack import FakeSlack
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+NOW = T0 + timedelta(hours=80)
+ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
+
+
+def at(t):
+    return {"ROLLOUT_NOW": t.isoformat()}
+
+
+@pytest.fixture
+def live(tmp_path):
+    """A repository whose flag has been at 5 % for 80 h, with an hour of fresh traffic."""
+    repo = make_repo(tmp_path)
+    assert rollout(["reconcile"], repo, at(T0)).returncode == 0
+    set_percentage(repo, 5)
+    assert rollout(["reconcile"], repo, at(T0)).returncode == 0
+    return repo
+
+
+def write_traffic(repo, canary_behaviour, start=NOW - timedelta(hours=1), n=4000, seed=1):
+    events = generate_events(np.random.default_rng(seed), start, timedelta(hours=1), n, 5,
+                             lambda c: canary_behaviour if c else CONTROL)
+    path = repo / f"events-{seed}.ndjson"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    r = rollout(["events", "import", str(path)], repo)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def fakes(live):
+    state = (live / "rollout/flags/skills_rollout.yaml").read_text()
+    with FakeSlack() as slack, FakePagerDuty() as pd, \
+            FakeGitHub(files={"rollout/flags/skills_rollout.yaml": state}) as gh:
+        env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
+               "PAGERDUTY_EVENTS_URL": pd.url, "GITHUB_TOKEN": gh.token,
+               "GITHUB_REPOSITORY": gh.repository, "GITHUB_API_URL": gh.url, **at(NOW)}
+        yield slack, pd, gh, env
+
+
+def history(repo):
+    return json.loads(rollout(["history", "skills_rollout", "-o", "json"], repo).stdout)
+
+
+def test_healthy_canary_is_left_alone(live, fakes):
+    slack, pd, gh, env = fakes
+    write_traffic(live, CANARY)
+    r = rollout(["guard", "--once", "-o", "json"], live, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # healthy, or at most held by a minor (not rollback-sized) regression of sampling noise
+    assert json.loads(r.stdout)[0]["action"] in ("healthy", "held"), r.stdout
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
+    assert not slack.requests and not pd.requests and not gh.requests
+
+
+def test_breach_rolls_back_records_abort_and_proposes_the_revert(live, fakes):
+    slack, pd, gh, env = fakes
+    write_traffic(live, FAULTY["error-rate"])
+    r = rollout(["guard", "--once", "-o", "json"], live, env)
+    assert r.returncode == 3, r.stdout + r.stderr
+    out = json.loads(r.stdout)[0]
+    assert out["action"] == "rolled_back" and out["severity"] == "SEV1"
+    assert any("Skill error rate" in reason and "rollback criterion > 5" in reason
+               for reason in out["reasons"])
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage, enabled FROM feature_flags").fetchone() == (0, 0)
+    aborted = [h for h in history(live) if h["kind"] == "aborted"]
+    assert len(aborted) == 1 and (aborted[0]["from"], aborted[0]["to"]) == (5, 0)
+    # git: one pull request setting the state file to 0 %, with the evidence table
+    pulls = gh.open_pulls()
+    assert len(pulls) == 1
+    branch = pulls[0]["head"]["ref"]
+    assert "percentage: 0\n" in gh.file("rollout/flags/skills_rollout.yaml", branch)
+    assert "| Metric |" in pulls[0]["body"] or "|" in pulls[0]["body"]
+    # people: Slack with the PR link, PagerDuty paged for SEV1
+    assert len(slack.messages) == 1 and pulls[0]["html_url"] in json.dumps(slack.messages[0])
+    assert [e["event_action"] for e in pd.events] == ["trigger"]
+    assert pd.events[0]["payload"]["severity"] == "critical"
+
+    # the reconciler honours the abort: the committed 5 % is not re-applied
+    rec = rollout(["reconcile"], live, env)
+    assert rec.returncode == 1 and "was aborted" in rec.stdout
+    # a second guard run neither rolls back again nor opens a second pull request
+    again = rollout(["guard", "--once"], live, env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(gh.open_pulls()) == 1 and len(slack.messages) == 1 and len(pd.events) == 1
+
+    # retry clears the abort; the page is resolved; reconcile resumes at 5 %
+    assert rollout(["retry", "skills_rollout", "--reason", "fixed the prompt"], live,
+                   env).returncode == 0
+    assert rollout(["guard", "--once"], live, env).returncode == 0
+    assert [e["event_action"] for e in pd.events] == ["trigger", "resolve"]
+    res = rollout(["reconcile"], live, env)
+    assert res.returncode == 0 and "resume at 5%" in res.stdout
+
+
+def test_a_failing_notifier_never_blocks_the_rollback(live, fakes):
+    slack, pd, gh, env = fakes
+    slack.fail_next(500, times=2)       # both attempts of this run fail
+    write_traffic(live, FAULTY["error-rate"])
+    r = rollout(["guard", "--once"], live, {**env, "ROLLOUT_HTTP_ATTEMPTS": "2"})
+    assert r.returncode == 3
+    assert "slack: FAILED, will retry" in r.stderr
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (0,)
+    assert len(gh.open_pulls()) == 1 and len(pd.events) == 1
+    retry = rollout(["guard", "--once"], live, env)
+    assert len(slack.messages) == 1, retry.stdout + retry.stderr
+    assert len(gh.open_pulls()) == 1 and len(pd.events) == 1
+
+
+def test_two_guards_at_once_roll_back_once(live, fakes):
+    slack, pd, gh, env = fakes
+    write_traffic(live, FAULTY["error-rate"])
+    import os
+    procs = [subprocess.Popen([sys.executable, "-m", "rollout", "guard", "--once", "-o", "json"],
+                              cwd=live, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(60), json.loads(p.stdout.read())[0]["action"]) for p in procs]
+    assert sorted(a for _, a in results) in (["lost_race", "rolled_back"],
+                                             ["rolled_back", "skipped"])
+    assert len([h for h in history(live) if h["kind"] == "aborted"]) == 1
+    assert len(gh.open_pulls()) == 1 and len(slack.messages) == 1 and len(pd.events) == 1
+
+
+def test_metric_source_down_holds_and_never_rolls_back(live, fakes):
+    slack, pd, gh, env = fakes
+    r = rollout(["guard", "--once", "--metrics", "newrelic://1?region=us", "-o", "json"], live,
+                {**env, "NEW_RELIC_API_KEY": "NRAK-X", "NEW_RELIC_API_URL": "http://127.0.0.1:9/graphql",
+                 "ROLLOUT_HTTP_ATTEMPTS": "1"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)[0]
+    assert out["action"] == "held" and any("metric source failed" in x for x in out["reasons"])
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
+
+
+def test_manual_abort(live, fakes):
+    slack, pd, gh, env = fakes
+    r = rollout(["abort", "skills_rollout", "--reason", "data corruption suspected",
+                 "--severity", "SEV1"], live, env)
+    assert r.returncode == 3, r.stdout + r.stderr
+    h = history(live)[-1]
+    assert h["kind"] == "aborted" and "data corruption suspected" in h["reasons"][0]
+    assert len(gh.open_pulls()) == 1 and len(pd.events) == 1
+    assert rollout(["abort", "skills_rollout", "--reason", "again"], live, env).returncode == 0
+
+
+def test_store_down_during_rollback_fails_loudly(live, fakes, tmp_path):
+    slack, pd, gh, env = fakes
+    bad = tmp_path / "not-a-db"
+    bad.write_text("this is not sqlite")
+    r = rollout(["guard", "--once", "--store", f"sqlite:///{bad}"], live, env)
+    assert r.returncode == 4 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not gh.requests and not slack.requests and not pd.requests
