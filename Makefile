@@ -25,6 +25,9 @@ test: install
 bench: install
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/reconcile_many.py
+	$(BIN)/python bench/gate_eval.py
+	$(BIN)/python bench/pulumi_build.py
+	$(BIN)/python bench/drill_latency.py
 
 clean:
 	rm -rf $(VENV) .rollout *.egg-info

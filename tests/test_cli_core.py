@@ -162,3 +162,24 @@ def test_bad_arguments(repo, args, message):
     r = rollout(args, repo)
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_validate_with_metrics_runs_the_gate_for_a_step_up(repo, tmp_path):
+    """A pull request raising 5 -> 25 while the gate holds fails its check with the table."""
+    env = {"ROLLOUT_NOW": "2026-11-02T09:00:00Z"}
+    set_percentage(repo, 5)
+    assert rollout(["reconcile"], repo, env).returncode == 0
+    git(repo, "checkout", "-qb", "to-beta")
+    set_percentage(repo, 25, commit=False)
+    summary = tmp_path / "summary.md"
+    r = rollout(["validate", "--base", "main", "--metrics",
+                 f"sqlite:///{repo}/.rollout/flags.db"], repo,
+                {"ROLLOUT_NOW": "2026-11-06T09:00:00Z", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert r.returncode == 1, r.stdout + r.stderr      # no traffic: inconclusive holds
+    assert "ok: one step up 5% → 25% (beta)" in r.stdout
+    assert "| Metric | Canary | Control |" in r.stdout and "inconclusive" in r.stdout
+    assert "| Metric | Canary | Control |" in summary.read_text()
+    # a step down needs no gate
+    set_percentage(repo, 0, commit=False)
+    assert rollout(["validate", "--base", "main", "--metrics", "sqlite:///x.db"], repo,
+                   env).returncode == 0

@@ -1,0 +1,58 @@
+"""`rollout drill`: the playbook's rollback procedures tested, repeatably (issue 5)."""
+import json
+
+import pytest
+
+from tests.cli import ROOT, rollout
+
+CASES = [
+    # fault, final %, rolled back
+    ("error-rate", 0, True),
+    ("latency", 0, True),
+    ("provider-outage", 5, False),
+    ("none", 100, False),
+]
+
+
+@pytest.mark.parametrize("fault,final,rolled_back", CASES, ids=[c[0] for c in CASES])
+def test_drill_behaves_as_the_playbook_requires(tmp_path, fault, final, rolled_back):
+    store = f"sqlite:///{tmp_path}/drill.db"
+    r = rollout(["drill", "--fault", fault, "--store", store, "--output", "json"], ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    out = json.loads(r.stdout)
+    assert (out["fault"], out["final_percentage"], out["rolled_back"], out["as_expected"]) == (
+        fault, final, rolled_back, True)
+    actions = [(d["by"], d["action"], d["from"], d["to"]) for d in out["decisions"]]
+    assert ("reconcile", "apply", 0, 5) in actions
+    if rolled_back:
+        # detected at the first guard run whose window holds faulty traffic
+        assert out["fault_to_rollback_minutes"] <= out["guard_interval_minutes"]
+        assert out["detection_to_rollback_ms"] < 1000
+        assert actions[-1] == ("guard", "rollback", 5, 0)
+        assert not any(a[1] == "apply" and a[3] == 25 for a in actions)
+    elif fault == "provider-outage":
+        held = [d for d in out["decisions"] if d["action"] == "hold"]
+        assert held and "metric source failed" in " ".join(held[0]["reasons"])
+    else:
+        assert ("reconcile", "apply", 5, 25) in actions and ("reconcile", "apply", 25, 100) in actions
+
+    # the rehearsal stays in the store for status and history
+    status = json.loads(rollout(["status", "--store", store, "-o", "json"], ROOT).stdout)
+    assert status["flags"][0]["applied"] == final
+    history = json.loads(rollout(["history", "skills_rollout", "--store", store, "-o", "json"],
+                                 ROOT).stdout)
+    assert [h["kind"] for h in history].count("aborted") == (1 if rolled_back else 0)
+
+
+def test_drill_refuses_a_production_store(tmp_path):
+    r = rollout(["drill", "--store", "postgres://rollout@db.example/prod"], ROOT)
+    assert r.returncode == 2 and "never into a production one" in r.stderr
+    r = rollout(["drill"], ROOT, {"ROLLOUT_STORE": "https://legal-platform-web.onrender.com"})
+    assert r.returncode == 2
+
+
+def test_drill_refuses_a_store_with_this_flag(tmp_path):
+    store = f"sqlite:///{tmp_path}/drill.db"
+    assert rollout(["drill", "--fault", "error-rate", "--store", store], ROOT).returncode == 0
+    again = rollout(["drill", "--store", store], ROOT)
+    assert again.returncode == 2 and "a store of its own" in again.stderr
