@@ -18,7 +18,8 @@ examples:
 A move is legal when the percentage is unchanged, rises exactly one ladder step, or
 goes down any number of steps (a rollback is always allowed). Soak time is checked by
 `rollout reconcile` and `rollout gate`, which can read the store's history.
-exit: 0 valid; 1 a move is refused (or, with --metrics, the gate holds); 2 invalid file
+exit: 0 valid; 1 a move is refused (or, with --metrics, the gate holds); 2 invalid file;
+with --metrics also 3 the gate says roll back, 4 the metric source failed
 """
 
 
