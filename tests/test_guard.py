@@ -171,3 +171,20 @@ def test_store_down_during_rollback_fails_loudly(live, fakes, tmp_path):
     assert r.returncode == 4 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not gh.requests and not slack.requests and not pd.requests
+
+
+@pytest.mark.parametrize("channel", ["github", "pagerduty"])
+def test_github_or_pagerduty_5xx_never_blocks_the_rollback(live, fakes, channel):
+    slack, pd, gh, env = fakes
+    failing = {"github": gh, "pagerduty": pd}[channel]
+    failing.fail_next(502, times=2)          # both attempts of this run fail
+    write_traffic(live, FAULTY["error-rate"])
+    r = rollout(["guard", "--once"], live, {**env, "ROLLOUT_HTTP_ATTEMPTS": "2"})
+    assert r.returncode == 3 and f"{channel}: FAILED, will retry" in r.stderr
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (0,)
+    assert len(slack.messages) == 1               # the others still went out
+    retry = rollout(["guard", "--once"], live, env)
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    assert len(gh.open_pulls()) == 1 and [e["event_action"] for e in pd.events] == ["trigger"]
+    assert len(slack.messages) == 1               # not sent twice
