@@ -46,8 +46,13 @@ def _retry_after(resp: requests.Response) -> float | None:
 
 
 def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_POLICY,
-            **kwargs) -> requests.Response:
-    """Send with retries. `what` names the system in error messages ("New Relic")."""
+            retry_on: frozenset[int] = RETRY_STATUSES, **kwargs) -> requests.Response:
+    """Send with retries. `what` names the system in error messages ("New Relic").
+
+    `retry_on` narrows the retried statuses for an endpoint whose error status is itself
+    the answer (a health check's 503 names the unhealthy services): a status left out of it
+    is returned to the caller like any other.
+    """
     last = ""
     # ROLLOUT_HTTP_ATTEMPTS caps the attempts (a guard on a short schedule, tests)
     attempts = min(policy.attempts, int(os.environ.get("ROLLOUT_HTTP_ATTEMPTS") or policy.attempts))
@@ -60,7 +65,7 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
         except requests.ConnectionError as exc:
             last = f"cannot connect ({exc.__class__.__name__})"
         else:
-            if resp.status_code not in RETRY_STATUSES:
+            if resp.status_code not in retry_on:
                 return resp
             last = f"HTTP {resp.status_code}"
             hinted = _retry_after(resp)

@@ -26,6 +26,7 @@ COMMANDS = [
     "drill",
     "report",
     "store",
+    "verify",
 ]
 
 DESCRIPTION = """\

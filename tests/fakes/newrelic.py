@@ -10,6 +10,10 @@ answers in NerdGraph's shapes:
         {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
 
 TIMESERIES rows carry beginTimeSeconds / endTimeSeconds, one row per (facet, interval).
+It also answers the open-issues query of "NerdGraph tutorial: Issue and incident query APIs":
+`aiIssues { issues(filter: {priority: [...], states: [...]}, timeWindow: {startTime, endTime},
+cursor: "...") { issues { <fields> } nextCursor } }` over `issues` (dicts with issueId,
+priority, state, title (a list), createdAt and closedAt in epoch ms), `issues_page_size` a page.
 Knobs for the failure cases: `fail_alias` (partial results: that alias is null and an
 error with its path is added), `graphql_errors_next` (a 200 with only `errors`),
 `delays` (slow answers), and FakeServer.fail_next (429 with Retry-After, 500).
@@ -37,6 +41,9 @@ _NRQL = re.compile(r"^SELECT (?P<select>.+?) FROM (?P<event>\w+)"
                    r"(?: FACET (?P<facet>\w+))?"
                    r" SINCE (?P<since>\d+) UNTIL (?P<until>\d+)"
                    r"(?: TIMESERIES (?P<step>\d+) minutes?)?$")
+_ISSUES = re.compile(r"^\s*aiIssues\s*\{\s*issues\((?P<args>[^)]*)\)\s*\{\s*issues\s*\{"
+                     r"(?P<fields>[^}]*)\}\s*nextCursor\s*\}\s*\}\s*$", re.S)
+ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
 _PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
 _FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
 
@@ -132,6 +139,9 @@ class FakeNerdGraph(FakeServer):
         self.graphql_errors_next: list[list[dict]] = []
         self.delays: list[float] = []                      # seconds, one per coming request
         self.queries: list[dict[str, str]] = []            # alias -> NRQL, per answered request
+        self.issues: list[dict] = []                       # aiIssues issues
+        self.issues_page_size = 25
+        self.issue_queries: list[str] = []                 # the issues(...) arguments asked
 
     @property
     def url(self) -> str:
@@ -157,6 +167,8 @@ class FakeNerdGraph(FakeServer):
         if not m or (body.get("variables") or {}).get("account") != self.account_id:
             return 200, {}, {"errors": [{"message": "Syntax Error: unexpected document",
                                          "extensions": {"errorClass": "INVALID_INPUT"}}]}
+        if "aiIssues" in m["fields"]:
+            return self._issues(m["fields"])
         fields = {alias: json.loads(literal) for alias, literal, _ in _FIELD.findall(m["fields"])}
         self.queries.append(fields)
         if self.graphql_errors_next:
@@ -177,3 +189,39 @@ class FakeNerdGraph(FakeServer):
         if errors:
             answer["errors"] = errors
         return 200, {}, answer
+
+    def _issues(self, document: str):
+        def invalid(msg):
+            return 200, {}, {"errors": [{"message": msg, "path": ["actor", "account", "aiIssues"],
+                                         "extensions": {"errorClass": "INVALID_INPUT"}}],
+                             "data": {"actor": {"account": {"aiIssues": None}}}}
+
+        q = _ISSUES.match(document)
+        if not q:
+            return invalid("Syntax Error: unexpected aiIssues selection")
+        args = q["args"]
+        self.issue_queries.append(args)
+        prio = re.search(r"priority:\s*\[([^\]]*)\]", args)
+        wanted_prio = set(json.loads(f"[{prio[1]}]")) if prio else None
+        states = re.search(r"states:\s*\[([^\]]*)\]", args)
+        wanted_states = {x.strip() for x in states[1].split(",")} if states else None
+        if wanted_states and not wanted_states <= ISSUE_STATES:
+            return invalid(f"Argument 'states' has an invalid value {sorted(wanted_states)}")
+        window = re.search(r"timeWindow:\s*\{\s*startTime:\s*(\d+),\s*endTime:\s*(\d+)\s*\}", args)
+        if window:
+            start, end = int(window[1]), int(window[2])
+        else:       # documented default: the last 24 hours
+            end = int(time.time() * 1000)
+            start = end - 86_400_000
+        cursor = re.search(r'cursor:\s*("(?:[^"\\]|\\.)*")', args)
+        offset = int(json.loads(cursor[1]).lstrip("=")) if cursor else 0
+        chosen = [i for i in self.issues
+                  if (wanted_prio is None or i["priority"] in wanted_prio)
+                  and (wanted_states is None or i["state"] in wanted_states)
+                  and i["createdAt"] <= end and (i.get("closedAt") is None or i["closedAt"] >= start)]
+        page = chosen[offset:offset + self.issues_page_size]
+        more = offset + self.issues_page_size < len(chosen)
+        fields = q["fields"].split()
+        return 200, {}, {"data": {"actor": {"account": {"aiIssues": {"issues": {
+            "issues": [{f: i.get(f) for f in fields} for i in page],
+            "nextCursor": f"={offset + self.issues_page_size}" if more else None}}}}}}

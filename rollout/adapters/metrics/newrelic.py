@@ -64,6 +64,22 @@ def graphql(queries: dict[str, tuple], nrql_timeout: int) -> str:
     return f"query($account: Int!) {{ actor {{ account(id: $account) {{ {fields} }} }} }}"
 
 
+MAX_ISSUE_PAGES = 20
+ISSUE_FIELDS = "issueId priority state title activatedAt createdAt entityNames"
+
+
+def issues_graphql(priority: str, start: datetime, end: datetime, cursor: str | None) -> str:
+    """Open issues of one priority. The time window is written out (EpochMilliseconds
+    literals) and the filter uses the documented input FilterIssues: priority [String!],
+    states [IssueState!]; CREATED (within its grace period) and ACTIVATED are the open ones."""
+    args = (f"filter: {{priority: [{json.dumps(priority)}], states: [CREATED, ACTIVATED]}}, "
+            f"timeWindow: {{startTime: {_ms(start)}, endTime: {_ms(end)}}}")
+    if cursor:
+        args += f", cursor: {json.dumps(cursor)}"
+    return (f"query($account: Int!) {{ actor {{ account(id: $account) {{ aiIssues {{ "
+            f"issues({args}) {{ issues {{ {ISSUE_FIELDS} }} nextCursor }} }} }} }} }}")
+
+
 def _error_text(err: dict) -> str:
     cls = (err.get("extensions") or {}).get("errorClass")
     msg = " ".join(str(err.get("message") or "unknown error").split())
@@ -116,7 +132,9 @@ class NewRelicSource:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _post(self, body: dict) -> tuple[dict, dict[str, str]]:
+    def _post(self, body: dict, expect: str = REQUESTS) -> tuple[dict, dict[str, str]]:
+        """The `account` object of the answer and per-alias errors; `expect` is the field
+        whose presence says the answer carries data (else: retry if transient, or fail)."""
         headers = {"API-Key": self.api_key, "Content-Type": "application/json"}
         for attempt in range(1, self.policy.attempts + 1):
             resp = http.request("POST", self.endpoint, what=WHAT, policy=self.policy,
@@ -134,7 +152,7 @@ class NewRelicSource:
             if any(_error_class(e) in AUTH for e in errors):
                 raise ExternalError(f"{WHAT}: {_error_text(errors[0])}; check NEW_RELIC_API_KEY")
             account = (((payload.get("data") or {}).get("actor") or {}).get("account"))
-            if isinstance(account, dict) and isinstance(account.get(REQUESTS), dict):
+            if isinstance(account, dict) and isinstance(account.get(expect), dict):
                 by_alias = {}
                 for e in errors:
                     path = e.get("path") or []
@@ -148,6 +166,27 @@ class NewRelicSource:
                 raise ExternalError(f"{WHAT}: {summary}")
             http.sleep(min(self.policy.backoff * 2 ** (attempt - 1), self.policy.max_wait))
         raise AssertionError("unreachable")
+
+    # -- alerts: open issues ----------------------------------------------------------------------
+
+    def open_issues(self, start: datetime, end: datetime, priority: str = "CRITICAL") -> list[dict]:
+        """Issues of `priority` still open (CREATED or ACTIVATED) that New Relic knows in
+        [start, end], every page of them: NerdGraph `aiIssues { issues(filter, timeWindow,
+        cursor) }` as documented in "NerdGraph tutorial: Issue and incident query APIs"."""
+        issues, cursor = [], None
+        for _ in range(MAX_ISSUE_PAGES):
+            body = {"query": issues_graphql(priority, start, end, cursor),
+                    "variables": {"account": self.account_id}}
+            account, errors = self._post(body, expect="aiIssues")
+            page = (account["aiIssues"].get("issues") or {}) if not errors else None
+            if not isinstance(page, dict) or not isinstance(page.get("issues"), list):
+                why = "; ".join(errors.values()) or "no issues list in the answer"
+                raise ExternalError(f"{WHAT}: open issues: {why}")
+            issues += [i for i in page["issues"] if isinstance(i, dict)]
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return issues
+        raise ExternalError(f"{WHAT}: open issues: more than {MAX_ISSUE_PAGES} pages")
 
     # -- answers -> observations ----------------------------------------------------------------
 
