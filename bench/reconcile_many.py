@@ -3,7 +3,6 @@ import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from rollout.adapters.store import open_store
 from rollout.core.state import build_flag

@@ -33,9 +33,9 @@ def make_repo(tmp_path: Path) -> Path:
 
 
 def set_percentage(repo: Path, pct: int, flag="skills_rollout", commit=True):
+    from rollout.flagfiles import with_percentage
+
     path = repo / "rollout/flags" / f"{flag}.yaml"
-    lines = [f"percentage: {pct}" if l.startswith("percentage:") else l
-             for l in path.read_text().splitlines()]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(with_percentage(path.read_text(), pct))
     if commit:
         git(repo, "commit", "-qam", f"{flag} to {pct}%")

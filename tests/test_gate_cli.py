@@ -78,12 +78,15 @@ def test_gate_holds_on_soak_and_on_no_data(canary):
 def test_window_and_at(canary):
     load(canary, events(600, "canary", span=timedelta(hours=2)) +
          events(3000, "control", CONTROL, span=timedelta(hours=2)))
-    one = json.loads(rollout(["gate", "skills_rollout", "--at", AT, "-o", "json"], canary).stdout)
+    one = json.loads(rollout(["gate", "skills_rollout", "--at", AT, "--window", "1h", "-o", "json"],
+                             canary).stdout)
     two = json.loads(rollout(["gate", "skills_rollout", "--at", "2026-11-20T10:00Z", "--window", "2h",
                               "-o", "json"], canary).stdout)
     assert one["window"] == {"start": "2026-11-20T08:00:00+00:00", "end": "2026-11-20T09:00:00+00:00"}
     assert two["window"]["start"] == "2026-11-20T08:00:00+00:00"
     assert one["verdict"] == two["verdict"] == "proceed"
+    default = json.loads(rollout(["gate", "skills_rollout", "--at", AT, "-o", "json"], canary).stdout)
+    assert default["window"]["start"] == "2026-11-19T09:00:00+00:00"    # 24 h, like reconcile
 
 
 def test_markdown_and_step_summary(canary, tmp_path):

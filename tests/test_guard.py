@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
-from tests.cli import ROOT, make_repo, rollout, set_percentage
+from tests.cli import make_repo, rollout, set_percentage
 from tests.fakes.github import FakeGitHub
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack

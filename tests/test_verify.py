@@ -18,7 +18,7 @@ from rollout.core.catalog import load_catalog
 from rollout.core.observations import CohortData, Observations
 from rollout.core.verify import FAIL, OK, UNKNOWN, HealthAnswer, Unavailable
 from tests.cli import rollout
-from tests.events import CONTROL, T0, Profile, events
+from tests.events import CONTROL, Profile, events
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
 from tests.fakes.server import FakeServer
 

@@ -39,8 +39,9 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", metavar="FLAG", help="flag name, e.g. skills_rollout")
     p.add_argument("--metrics", metavar="URL", help="metric source URL (see below)")
-    p.add_argument("--window", metavar="DURATION", default="1h",
-                   help="how much data to judge, ending at --at: 30m, 2h, 1d (default: 1h)")
+    p.add_argument("--window", metavar="DURATION", default="24h",
+                   help="how much data to judge, ending at --at: 30m, 2h, 1d (default: 24h, "
+                        "the window reconcile judges a step up on; the guard uses 1h)")
     p.add_argument("--at", metavar="TIME",
                    help="evaluate as of this time, e.g. 2026-11-20T09:00Z (UTC if no zone); "
                         "default: now")
@@ -96,19 +97,13 @@ def _append_summary(text: str) -> None:
 
 def run(args) -> int:
     from rollout.adapters.store import store_url
-    from rollout.cli.common import now, parse_time
+    from rollout.cli.common import now, parse_time, parse_window
     from rollout.core.catalog import load_catalog
     from rollout.core.gate_render import render, render_markdown
     from rollout.flagfiles import find_flag
-    from rollout.core.state import parse_duration
-    from rollout.errors import ExternalError, UserError
+    from rollout.errors import UserError
 
-    try:
-        window = parse_duration(args.window)
-    except ValueError as exc:
-        raise UserError(f"--window: {exc}") from None
-    if window.total_seconds() <= 0:
-        raise UserError(f"--window {args.window!r}: expected a positive duration like 1h")
+    window = parse_window(args.window)
     if args.min_requests is not None and args.min_requests < 1:
         raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
     at = parse_time(args.at) if args.at else now()

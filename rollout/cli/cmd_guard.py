@@ -73,15 +73,11 @@ def exit_code(outcomes) -> int:
 def run(args) -> int:
     from rollout.adapters.metrics import open_source
     from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import actor, now
-    from rollout.core.state import parse_duration
+    from rollout.cli.common import actor, now, parse_window
     from rollout.flagfiles import current_commit, load_flags
     from rollout.guard import Notifiers, guard_flag
 
-    try:
-        window = parse_duration(args.window)
-    except ValueError as exc:
-        raise UserError(f"--window: {exc}") from None
+    window = parse_window(args.window)
     if args.interval is not None and args.interval <= 0:
         raise UserError("--interval: expected a positive number of seconds")
     url = store_url(args.store)

@@ -76,10 +76,10 @@ def run(args) -> int:
     from rollout.adapters.metrics import metrics_url, open_source
     from rollout.adapters.reportdata import open_report_source
     from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import now, parse_time
+    from rollout.cli.common import now, parse_time, parse_window
     from rollout.core import report_render, reports, timeline_svg
     from rollout.core.catalog import load_catalog
-    from rollout.core.state import check_flag_name, parse_duration
+    from rollout.core.state import check_flag_name
     from rollout.errors import UserError
     from rollout.flagfiles import find_flag
     from rollout.gating import gate_result
@@ -88,12 +88,7 @@ def run(args) -> int:
     state = find_flag(args.flag, args.flags)
     length = None
     if args.window:
-        try:
-            length = parse_duration(args.window)
-        except ValueError as exc:
-            raise UserError(f"--window: {exc}") from None
-        if length.total_seconds() <= 0:
-            raise UserError("--window: expected a positive duration like 24h")
+        length = parse_window(args.window)
     if args.no_chart and args.chart:
         raise UserError("--chart and --no-chart contradict each other")
     catalog = load_catalog()

@@ -93,18 +93,12 @@ def fetch_health(url: str, timeout: float):
 def run(args) -> int:
     from rollout.adapters.metrics import metrics_url, open_source
     from rollout.adapters.store import store_url
-    from rollout.cli.common import now, parse_time, print_json
+    from rollout.cli.common import now, parse_time, parse_window, print_json
     from rollout.core import verify
     from rollout.core.catalog import load_catalog
-    from rollout.core.state import parse_duration
     from rollout.errors import ExternalError, UserError
 
-    try:
-        window = parse_duration(args.window)
-    except ValueError as exc:
-        raise UserError(f"--window: {exc}") from None
-    if window.total_seconds() <= 0:
-        raise UserError(f"--window {args.window!r}: expected a positive duration like 2h")
+    window = parse_window(args.window)
     if args.min_throughput is not None and not args.min_throughput >= 0:
         raise UserError(f"--min-throughput {args.min_throughput:g}: expected requests per hour >= 0")
     if not args.timeout > 0:

@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rollout.errors import UserError
@@ -35,6 +35,19 @@ def parse_time(text: str, what: str = "--at") -> datetime:
     except ValueError:
         raise UserError(f"{what} {text!r}: expected an ISO-8601 time like 2026-11-20T09:00Z") from None
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def parse_window(text: str, what: str = "--window") -> timedelta:
+    """A positive duration like 30m, 2h or 1d, or a one-line UserError."""
+    from rollout.core.state import parse_duration
+
+    try:
+        window = parse_duration(text)
+    except ValueError as exc:
+        raise UserError(f"{what}: {exc}") from None
+    if window.total_seconds() <= 0:
+        raise UserError(f"{what} {text!r}: expected a positive duration like 1h")
+    return window
 
 
 def now() -> datetime:

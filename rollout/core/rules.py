@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from rollout.core.state import (ABORTED, APPLIED, CHANGES, RETRY, Applied, Event, FlagState,
+from rollout.core.state import (ABORTED, CHANGES, RETRY, Applied, Event, FlagState,
                                 format_duration)
 
 APPLY, NOOP, HOLD, REFUSE = "apply", "noop", "hold", "refuse"
