@@ -188,3 +188,14 @@ def test_github_or_pagerduty_5xx_never_blocks_the_rollback(live, fakes, channel)
     assert retry.returncode == 0, retry.stdout + retry.stderr
     assert len(gh.open_pulls()) == 1 and [e["event_action"] for e in pd.events] == ["trigger"]
     assert len(slack.messages) == 1               # not sent twice
+
+
+def test_interval_mode_evaluates_repeatedly(live, fakes):
+    slack, pd, gh, env = fakes
+    write_traffic(live, CANARY)
+    r = rollout(["guard", "--interval", "0.2", "--count", "3", "-o", "json"], live, env)
+    assert r.returncode == 0, r.stderr
+    runs = [json.loads(chunk) for chunk in r.stdout.replace("]\n[", "]\x00[").split("\x00")]
+    assert len(runs) == 3 and all(run[0]["flag"] == "skills_rollout" for run in runs)
+    bad = rollout(["guard", "--interval", "0"], live, env)
+    assert bad.returncode == 2 and "positive number of seconds" in bad.stderr
