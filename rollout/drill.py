@@ -140,7 +140,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     t0 = (datetime.now(timezone.utc) - total).replace(minute=0, second=0, microsecond=0)
     now = t0
     db = sqlite_path(store_url)
-    source = open_source(None, store_url)
+    source = open_source(store_url, store_url)   # the rehearsal's own events, always
     fault_at = None
     decisions: list[dict] = []
     notifiers = Notifiers()                       # a rehearsal pages nobody

@@ -37,13 +37,16 @@ def file_revisions(paths: list[Path]) -> dict[Path, str]:
     resolved = {p.resolve(): p for p in paths}
     if paths:
         top = _git(["rev-parse", "--show-toplevel"], cwd=paths[0].parent)
-        dirty = _git(["status", "--porcelain", "--", *map(str, paths)]) if top else None
+        # git runs in the files' repository, wherever the command was started from: the
+        # revision an abort is keyed by must not depend on the working directory
+        top_path = Path(top.strip()) if top else None
+        absolute = [str(p.resolve()) for p in paths]
+        dirty = _git(["status", "--porcelain", "--", *absolute], cwd=top_path) if top else None
         dirty_paths = set()
         if top and dirty is not None:
-            top_path = Path(top.strip())
             for line in dirty.splitlines():
                 dirty_paths.add((top_path / line[3:].strip()).resolve())
-            log = _git(["log", "--format=%x00%H", "--name-only", "--", *map(str, paths)])
+            log = _git(["log", "--format=%x00%H", "--name-only", "--", *absolute], cwd=top_path)
             commit = ""
             for line in (log or "").splitlines():
                 if line.startswith("\x00"):
@@ -110,7 +113,11 @@ def flag_at_ref(path: Path, ref: str) -> FlagState | None:
         raise UserError(f"--base {ref!r}: not a git revision here (fetch it first, "
                         f"e.g. git fetch origin main)")
     top = _git(["rev-parse", "--show-toplevel"])
-    rel = path.resolve().relative_to(Path(top.strip()).resolve()) if top else path
+    try:
+        rel = path.resolve().relative_to(Path(top.strip()).resolve()) if top else path
+    except ValueError:
+        raise UserError(f"{path}: not inside this git repository, so --base cannot "
+                        f"read its earlier version") from None
     try:
         out = subprocess.run(["git", "show", f"{ref}:{rel.as_posix()}"], capture_output=True,
                              timeout=20)

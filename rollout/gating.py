@@ -51,7 +51,7 @@ def gate_result(state: FlagState, applied_pct: int, history, source, now: dateti
 
 def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta = STEP_UP_WINDOW,
               source=None):
-    """The reconciler's gate: (state, applied %, now) -> (verdict, reasons). The metric
+    """The reconciler's gate: (state, applied %, now) -> (verdict, reasons, source failed). The metric
     source is opened on first use (most reconciles have no step up to judge)."""
 
     def gate(state: FlagState, applied_pct: int, now: datetime):
@@ -60,6 +60,6 @@ def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta 
             from rollout.adapters.metrics import open_source
             source = open_source(metrics_url, store_url)
         result = gate_result(state, applied_pct, store.history(state.flag), source, now, window)
-        return result.verdict, result.reasons
+        return result.verdict, result.reasons, result.source_failed
 
     return gate

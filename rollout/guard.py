@@ -17,7 +17,7 @@ from typing import Callable
 from rollout.adapters.store.base import FlagStore
 from rollout.core.rules import active_abort
 from rollout.core.state import ABORTED, Applied, Event, FlagState
-from rollout.errors import ConflictError, RolloutError
+from rollout.errors import ConflictError, ExternalError, RolloutError
 
 SEVERITY_ORDER = ("SEV1", "SEV2", "SEV3")
 DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
@@ -71,14 +71,23 @@ def severity_of(metric_names: list[str], catalog) -> str:
 
 def abort(state: FlagState, store: FlagStore, applied: Applied, *, reasons: list[str],
           evidence: dict, now: datetime, commit: str, actor: str) -> Event | None:
-    """Set the flag to 0 % and record the abort, atomically. None when another guard won."""
-    event = Event(flag=state.flag, at=now, kind=ABORTED, from_pct=applied.percentage, to_pct=0,
-                  reasons=tuple(reasons), revision=state.revision, commit=commit, actor=actor,
-                  evidence=evidence)
-    try:
-        store.apply(state.flag, 0, applied.version, event)
-    except ConflictError:
-        return None
+    """Set the flag to 0 % and record the abort, atomically. None when another guard won
+    (the flag is already at 0 %). A flag that changed under us for another reason (a
+    reconcile stepped it up meanwhile) is read again and still rolled back."""
+    for _ in range(5):
+        event = Event(flag=state.flag, at=now, kind=ABORTED, from_pct=applied.percentage,
+                      to_pct=0, reasons=tuple(reasons), revision=state.revision, commit=commit,
+                      actor=actor, evidence=evidence)
+        try:
+            store.apply(state.flag, 0, applied.version, event)
+            break
+        except ConflictError:
+            applied = store.read(state.flag)
+            if applied is None or applied.percentage == 0:
+                return None
+    else:
+        raise ExternalError(f"flag {state.flag} kept changing while rolling it back; "
+                            f"run `rollout abort {state.flag}` again")
     for e in reversed(store.history(state.flag)):
         if e.kind == ABORTED and e.revision == state.revision:
             return e

@@ -14,8 +14,8 @@ from rollout.core.rules import APPLY, HOLD, NOOP, REFUSE, Decision, decide, with
 from rollout.core.state import APPLIED, HELD, REFUSED, Event, FlagState
 from rollout.errors import ConflictError
 
-# (flag state, applied step percentage, now) -> (verdict, reasons)
-GateFn = Callable[[FlagState, int, datetime], tuple[str, list[str]]]
+# (flag state, applied step percentage, now) -> (verdict, reasons, the metric source failed)
+GateFn = Callable[[FlagState, int, datetime], tuple[str, list[str], bool]]
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,12 @@ class Outcome:
     decision: Decision
     written: bool          # a change or a history row was written
     conflict: bool = False
+    gate: str | None = None        # the gate's verdict, when a step up asked it
+    source_failed: bool = False    # ... and the metric source could not answer
 
     def to_json(self) -> dict:
-        return {**self.decision.to_json(), "written": self.written, "conflict": self.conflict}
+        return {**self.decision.to_json(), "written": self.written, "conflict": self.conflict,
+                "gate": self.gate, "source_failed": self.source_failed}
 
 
 def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit: str,
@@ -33,24 +36,25 @@ def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit:
     observed = store.read(state.flag)
     history = store.history(state.flag)
     decision = decide(state, observed, history, now)
+    verdict, failed = None, False
     if decision.needs_gate and gate is not None:
-        verdict, reasons = gate(state, decision.from_pct, now)
+        verdict, reasons, failed = gate(state, decision.from_pct, now)
         decision = with_gate(decision, verdict, reasons)
     if dry_run or decision.action == NOOP:
-        return Outcome(decision, False)
+        return Outcome(decision, False, gate=verdict, source_failed=failed)
     kind = {APPLY: APPLIED, HOLD: HELD, REFUSE: REFUSED}[decision.action]
     event = Event(flag=state.flag, at=now, kind=kind,
                   from_pct=decision.from_pct if observed else None,
                   to_pct=decision.to_pct, reasons=decision.reasons, revision=state.revision,
                   commit=commit, actor=actor)
     if decision.action != APPLY:
-        return Outcome(decision, store.record(event))
+        return Outcome(decision, store.record(event), gate=verdict, source_failed=failed)
     try:
         store.apply(state.flag, decision.to_pct, observed.version if observed else None, event)
     except ConflictError as exc:
         return Outcome(Decision(state.flag, HOLD, decision.from_pct, decision.to_pct,
                                 (str(exc),)), False, conflict=True)
-    return Outcome(decision, True)
+    return Outcome(decision, True, gate=verdict)
 
 
 def reconcile(states: list[FlagState], store: FlagStore, now: datetime, **kwargs) -> list[Outcome]:

@@ -57,10 +57,20 @@ CASES = [
     ("aborted revision is not re-applied", 25, 0, ABORTED_25, REFUSE, False, "was aborted"),
     ("a new commit after an abort starts again at 5", 5, 0,
      [*ABORTED_25], APPLY, False, "step up 0% → 5%"),
-    ("retry clears the abort and resumes at 25", 25, 0,
-     ABORTED_25 + [Event("f", T0, RETRY, 0, 25, ("fixed",), "rev-b")], APPLY, False,
-     "resume at 25%"),
 ]
+
+
+def test_retry_climbs_again_one_step_at_a_time():
+    """After `rollout retry`, the aborted revision (25 %) is not re-applied in one jump:
+    it climbs 0 -> 5 first; 5 -> 25 then needs the canary soak and the gate again."""
+    retried = ABORTED_25 + [Event("f", T0, RETRY, 0, 25, ("fixed",), "rev-b")]
+    d = decide(flag(25), applied(0), retried, T0)
+    assert (d.action, d.from_pct, d.to_pct, d.needs_gate) == (APPLY, 0, 5, False)
+    assert "climbing the ladder again" in d.reasons[0]
+    climbed = retried + [Event("f", T0, APPLIED, 0, 5, ("resume",), "rev-b")]
+    later = decide(flag(25), applied(5), climbed, T0 + timedelta(hours=1))
+    assert later.action == HOLD and "71h remaining" in later.reasons[0]
+    assert decide(flag(25), applied(5), climbed, T0 + timedelta(hours=73)).needs_gate
 
 
 @pytest.mark.parametrize("name,want,have,history,action,gate,fragment", CASES,

@@ -64,6 +64,11 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
             last = f"no answer within {policy.timeout:g}s"
         except requests.ConnectionError as exc:
             last = f"cannot connect ({exc.__class__.__name__})"
+        except requests.RequestException as exc:
+            # a malformed URL or request: retrying will not help, and the URL may be a
+            # secret (a Slack webhook), so only the kind of problem is named
+            raise ExternalError(f"{what}: the request could not be sent "
+                                f"({exc.__class__.__name__}: check the configured URL)") from None
         else:
             if resp.status_code not in retry_on:
                 return resp

@@ -6,7 +6,7 @@ import sys
 import time
 
 from rollout.cli.common import add_flags_dir, add_output, add_store
-from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, UserError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, ExternalError, UserError
 
 EPILOG = """\
 examples:
@@ -81,18 +81,26 @@ def run(args) -> int:
     if args.interval is not None and args.interval <= 0:
         raise UserError("--interval: expected a positive number of seconds")
     url = store_url(args.store)
-    code, runs = EXIT_OK, 0
+    codes, runs = set(), 0
     while True:
-        states = load_flags(args.flags)
-        notifiers = Notifiers.from_env()
-        with open_store(url, args.history) as store:
-            source = open_source(args.metrics, url)
-            outcomes = [guard_flag(s, store, source, notifiers, now(), window=window,
-                                   commit=current_commit(), actor=actor()) for s in states]
-        print_outcomes(outcomes, args.output)
-        code = max(code, exit_code(outcomes))
+        try:
+            states = load_flags(args.flags)
+            notifiers = Notifiers.from_env()
+            with open_store(url, args.history) as store:
+                source = open_source(args.metrics, url)
+                outcomes = [guard_flag(s, store, source, notifiers, now(), window=window,
+                                       commit=current_commit(), actor=actor()) for s in states]
+            print_outcomes(outcomes, args.output)
+            codes.add(exit_code(outcomes))
+        except ExternalError as exc:
+            if args.interval is None:
+                raise
+            # a long-running guard outlives an outage of the store or of New Relic
+            print(f"rollout guard: {exc}", file=sys.stderr)
+            codes.add(EXIT_EXTERNAL)
         runs += 1
         if args.interval is None or (args.count and runs >= args.count):
-            return code
+            # a rollback is the news, even if a later run could not reach a system
+            return next((c for c in (EXIT_ROLLBACK, EXIT_EXTERNAL) if c in codes), EXIT_OK)
         sys.stdout.flush()
         time.sleep(args.interval)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rollout.cli.common import add_flags_dir, add_output, add_store
-from rollout.errors import EXIT_HELD, EXIT_OK
+from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK, EXIT_ROLLBACK
 
 EPILOG = """\
 examples:
@@ -18,6 +19,7 @@ proceed; otherwise held or refused, with reasons, recorded in the history. Runni
 twice is safe: the second run changes nothing. An aborted revision is not re-applied
 until a new commit changes the file or `rollout retry` clears the abort.
 exit: 0 applied or nothing to do; 1 a move was held or refused; 2 invalid input;
+3 the gate says roll back (the step up is refused; the guard rolls back);
 4 the store or the metric source failed
 """
 
@@ -58,5 +60,11 @@ def run(args) -> int:
         print_table(["flag", "action", "from", "to", "reasons"],
                     [[o.decision.flag, prefix + o.decision.action, f"{o.decision.from_pct}%",
                       f"{o.decision.to_pct}%", "; ".join(o.decision.reasons)] for o in outcomes])
+    if any(o.gate == "rollback" for o in outcomes):
+        print("the gate says roll back: the step up was refused; `rollout guard` (or "
+              "`rollout abort`) takes the flag to 0%", file=sys.stderr)
+        return EXIT_ROLLBACK
+    if any(o.source_failed for o in outcomes):
+        return EXIT_EXTERNAL
     held = any(o.decision.action in ("hold", "refuse") for o in outcomes)
     return EXIT_HELD if held else EXIT_OK

@@ -13,8 +13,8 @@ examples:
 After the guard (or `rollout abort`) rolled a flag back, reconcile refuses to re-apply
 the same committed revision. Either merge a new commit of the state file (the revert pull
 request the guard opened, then a new phase change), or clear the abort with this
-command: the next `rollout reconcile` may then resume at the percentage the flag was
-aborted from, and that step's soak starts again.
+command: the next `rollout reconcile` climbs the ladder again toward the committed
+percentage, one step at a time, each step with its soak and gate.
 """
 
 
@@ -49,5 +49,6 @@ def run(args) -> int:
                            to_pct=abort.from_pct, reasons=(args.reason.strip(),),
                            revision=state.revision, commit=current_commit(), actor=actor()))
     print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
-          f"`rollout reconcile` may resume at {abort.from_pct}%")
+          f"`rollout reconcile` climbs the ladder again toward {state.percentage}%, one step "
+          f"at a time, with each step's soak and gate")
     return EXIT_OK

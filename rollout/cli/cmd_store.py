@@ -19,7 +19,7 @@ append-only rollout_history, rollout_intents, rollout_deliveries), in one transa
 recorded in schema_migrations; a second run applies nothing. The other commands refuse
 a PostgreSQL database that has not been initialised. SQLite: creates the tables (the
 other commands do that too). http(s): the flag API needs no tables; its history store
-(--history, default sqlite:///.rollout/history.db) is initialised instead.
+(--history or ROLLOUT_HISTORY, required) is initialised instead.
 exit: 0 done or already up to date; 2 invalid URL; 4 the database failed
 """
 
@@ -55,12 +55,17 @@ def init_store(url: str) -> str:
 
 
 def run(args) -> int:
+    import os
+
     from rollout.adapters.store import store_url
-    from rollout.adapters.store.http import DEFAULT_HISTORY
+    from rollout.errors import UserError
 
     url = store_url(args.store)
     if url.split(":", 1)[0].lower() in ("http", "https"):
         print(f"{url}: the flag API needs no tables")
-        url = args.history or DEFAULT_HISTORY
+        url = args.history or os.environ.get("ROLLOUT_HISTORY")
+        if not url:
+            raise UserError("an http(s) flag store needs --history URL (or ROLLOUT_HISTORY): "
+                            "the durable store of its history")
     print(init_store(url))
     return EXIT_OK

@@ -102,7 +102,7 @@ def active_abort(history: list[Event], flag: str, revision: str) -> Event | None
 
 
 def _retry_grant(history: list[Event], flag: str, revision: str, pct: int) -> Event | None:
-    """A retry after an abort lets the revision resume at the percentage it was aborted from."""
+    """A retry after an abort, with no change since, lets the revision climb again."""
     for e in reversed(history):
         if e.flag != flag:
             continue
@@ -167,8 +167,13 @@ def decide(committed: FlagState, observed: Applied | None, history: list[Event],
         return d(REFUSE, f"applied {have}% is not on the ladder "
                          f"({', '.join(map(str, ladder.percentages))}); commit a step down first")
     if _retry_grant(history, flag, committed.revision, want):
-        return d(APPLY, f"resume at {want}% after `rollout retry`; its soak starts again",
-                 gate=False)
+        # the aborted revision climbs again from where the abort left it, one step at a
+        # time: each step's soak and gate apply as on the first climb
+        nxt = ladder.next(have)
+        return Decision(flag, APPLY, have, nxt.percentage,
+                        (f"resume after `rollout retry`: climbing the ladder again one step at "
+                         f"a time, {have}% → {nxt.percentage}% ({nxt.name}), toward the "
+                         f"committed {want}%",), have > 0)
     skipped = _skipped(committed.ladder, have, want)
     if skipped:
         return d(REFUSE, skipped)

@@ -29,7 +29,10 @@ def parse_duration(text: str) -> timedelta:
     if not m:
         raise ValueError(f"expected a duration like 90m, 72h or 7d, got {text!r}")
     seconds = float(m.group(1)) * {"s": 1, **_UNITS}[m.group(2)]
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long, expected at most 999999999 days") from None
 
 
 def format_duration(td: timedelta) -> str:

@@ -44,6 +44,9 @@ def sqlite_events_path(url: str):
 
 
 def open_source(url: str | None, store_url: str) -> MetricSource:
+    """--metrics URL, else ROLLOUT_METRICS, else the events in the sqlite store: the same
+    resolution for every command, so gate, reconcile and guard judge the same data."""
+    url = metrics_url(url)
     if not url:
         if not store_url.lower().startswith("sqlite:"):
             raise UserError(f"no metric source: the store {store_url.split('://')[0]}://… holds "

@@ -7,12 +7,13 @@ cannot both apply and nothing is applied without its record.
 """
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
 
 from rollout.core.state import HELD, REFUSED, Applied, Event
-from rollout.errors import ConflictError
+from rollout.errors import ConflictError, ExternalError
 
 
 DELIVERY_LEASE = timedelta(minutes=10)
@@ -76,10 +77,28 @@ def same_decision(last: Event | None, event: Event) -> bool:
             (event.from_pct, event.to_pct, event.revision))
 
 
+def _db(what: str, note: str = ""):
+    """A database failure inside the method becomes one line naming the store (exit 4)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except self.db_errors as exc:
+                raise ExternalError(f"store {self.url}: {what.format(*args)} failed: "
+                                    f"{self._error_text(exc)}{note}") from None
+        return inner
+    return wrap
+
+
 class SQLStore(FlagStore):
     """Shared SQL; subclasses provide a DB-API connection and their dialect."""
 
     placeholder = "?"
+    db_errors: tuple = ()           # the driver's exception classes
+
+    def _error_text(self, exc: BaseException) -> str:
+        return " ".join(str(exc).split()) or exc.__class__.__name__
 
     def __init__(self, url: str, conn):
         self.url = url
@@ -125,6 +144,7 @@ class SQLStore(FlagStore):
         return self._event_row(r) if r else None
 
     # -- interface ----------------------------------------------------------------
+    @_db("reading {0}")
     def read(self, flag: str) -> Applied | None:
         cur = self.conn.cursor()
         cur.execute(self._sql("SELECT name, percentage, enabled, updated_at, version"
@@ -133,6 +153,7 @@ class SQLStore(FlagStore):
         self.conn.commit()
         return self._applied_row(r) if r else None
 
+    @_db("reading flags")
     def read_all(self) -> dict[str, Applied]:
         cur = self.conn.cursor()
         cur.execute("SELECT name, percentage, enabled, updated_at, version FROM feature_flags"
@@ -141,6 +162,7 @@ class SQLStore(FlagStore):
         self.conn.commit()
         return {r[0]: self._applied_row(r) for r in rows}
 
+    @_db("applying {0} {1}%", " (the value and its history row commit together or not at all)")
     def apply(self, flag, percentage, expected_version, event):
         cur = self.conn.cursor()
         try:
@@ -167,6 +189,7 @@ class SQLStore(FlagStore):
         version = 1 if expected_version is None else expected_version + 1
         return Applied(flag, percentage, percentage > 0, version, utc(event.at))
 
+    @_db("recording a decision")
     def record(self, event):
         cur = self.conn.cursor()
         try:
@@ -181,6 +204,7 @@ class SQLStore(FlagStore):
             self.conn.rollback()
             raise
 
+    @_db("reading history")
     def history(self, flag=None, until=None):
         sql = f"SELECT {self._EVENT_COLS} FROM rollout_history"
         where, args = [], []
@@ -198,6 +222,7 @@ class SQLStore(FlagStore):
         self.conn.commit()
         return [self._event_row(r) for r in rows]
 
+    @_db("claiming the {1} delivery")
     def claim_delivery(self, event_id, channel, at):
         cur = self.conn.cursor()
         try:
@@ -227,6 +252,7 @@ class SQLStore(FlagStore):
             self.conn.rollback()
             raise
 
+    @_db("recording the {1} delivery")
     def finish_delivery(self, event_id, channel, ok, detail, at):
         cur = self.conn.cursor()
         try:
@@ -240,6 +266,7 @@ class SQLStore(FlagStore):
             self.conn.rollback()
             raise
 
+    @_db("reading deliveries")
     def deliveries(self, event_id):
         cur = self.conn.cursor()
         cur.execute(self._sql("SELECT channel, status, attempts, detail FROM rollout_deliveries"

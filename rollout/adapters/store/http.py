@@ -31,7 +31,6 @@ from rollout.errors import ConflictError, ExternalError, UserError
 
 API_PATH = "/api/feature-flags/"
 TOKEN_ENV = "ROLLOUT_HTTP_TOKEN"
-DEFAULT_HISTORY = "sqlite:///.rollout/history.db"
 POLICY = RetryPolicy(attempts=4, timeout=10.0, backoff=0.5)
 WHAT = "flag API"
 RECOVERED = "completed after an interrupted apply: the flag API showed the value"
@@ -79,7 +78,12 @@ class HTTPStore(FlagStore):
         self.url = url.rstrip("/")
         self.policy = policy
         self._token = token
-        history_url = history_url or DEFAULT_HISTORY
+        history_url = history_url or os.environ.get("ROLLOUT_HISTORY")
+        if not history_url:
+            # no quiet default: on a fresh CI runner a relative SQLite file would lose the
+            # aborts and soak times, and the next reconcile would re-apply an aborted revision
+            raise UserError(f"the http(s) flag store {url} keeps no history: pass --history "
+                            f"postgres://... (or a durable sqlite:///PATH), or set ROLLOUT_HISTORY")
         if not history_url.lower().startswith(("sqlite:", "postgres:", "postgresql:")):
             raise UserError(f"--history {history_url!r}: the history of an http(s) flag store "
                             f"lives in sqlite:///PATH or postgres://..., not another API")

@@ -158,6 +158,7 @@ def schema_version(conn: psycopg.Connection) -> int:
 
 class PostgresStore(SQLStore):
     placeholder = "%s"
+    db_errors = (psycopg.Error,)
 
     def __init__(self, url: str, *, require_schema: bool = True):
         where = describe(url)
@@ -179,6 +180,11 @@ class PostgresStore(SQLStore):
         # psycopg opens the transaction implicitly; the lock lasts until commit/rollback.
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
 
+    def _error_text(self, exc):
+        # A rollback on a dropped connection fails too; the first failure says more.
+        cause = exc.__context__ if isinstance(exc.__context__, psycopg.Error) else exc
+        return one_line(cause)
+
     def _db(self, what: str, fn, *args, note: str = ""):
         """Run fn; a database failure becomes one line naming the store (exit 4)."""
         try:
@@ -188,36 +194,6 @@ class PostgresStore(SQLStore):
             cause = exc.__context__ if isinstance(exc.__context__, psycopg.Error) else exc
             raise ExternalError(f"store {self.url}: {what} failed: "
                                 f"{one_line(cause)}{note}") from None
-
-    def read(self, flag):
-        return self._db(f"reading {flag}", super().read, flag)
-
-    def read_all(self):
-        return self._db("reading flags", super().read_all)
-
-    def apply(self, flag, percentage, expected_version, event):
-        # The value and its history row commit together or not at all (SQLStore.apply).
-        return self._db(f"applying {flag} {percentage}%", super().apply, flag, percentage,
-                        expected_version, event,
-                        note=" (the value and its history row commit together or not at all)")
-
-    def record(self, event):
-        return self._db(f"recording a {event.kind} decision for {event.flag}", super().record,
-                        event)
-
-    def history(self, flag=None, until=None):
-        return self._db("reading history", super().history, flag, until)
-
-    def claim_delivery(self, event_id, channel, at):
-        return self._db(f"claiming the {channel} delivery", super().claim_delivery, event_id,
-                        channel, at)
-
-    def finish_delivery(self, event_id, channel, ok, detail, at):
-        return self._db(f"recording the {channel} delivery", super().finish_delivery, event_id,
-                        channel, ok, detail, at)
-
-    def deliveries(self, event_id):
-        return self._db("reading deliveries", super().deliveries, event_id)
 
     @contextmanager
     def writer_lock(self, wait: bool = True):

@@ -66,6 +66,7 @@ def sqlite_path(url: str) -> Path:
 
 
 class SQLiteStore(SQLStore):
+    db_errors = (sqlite3.Error,)
     def __init__(self, url: str):
         path = sqlite_path(url)
         try:
