@@ -10,7 +10,7 @@ Order matters and is the point of this module:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -183,6 +183,24 @@ def pending_deliveries(state: FlagState, store: FlagStore, notifiers: Notifiers,
     return report
 
 
+WIDEST = timedelta(hours=24)
+
+
+def widening(window: timedelta) -> list[timedelta]:
+    """The window, then 4x, 12x... wider, up to 24 h."""
+    spans = [window]
+    for factor in (4, 12, 24):
+        wider = min(window * factor, WIDEST)
+        if wider > spans[-1]:
+            spans.append(wider)
+    return spans
+
+
+def _too_thin(result) -> bool:
+    return any(c.verdict == "inconclusive" and "too little data" in c.reason
+               for c in result.checks)
+
+
 def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers, now: datetime,
                *, window, commit: str, actor: str, catalog=None) -> Outcome:
     """Evaluate the rollback triggers of one flag and act on them."""
@@ -197,8 +215,14 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     if applied is None or applied.percentage == 0:
         return Outcome(state.flag, "skipped", applied.percentage if applied else None,
                        ["flag is at 0%: nothing to guard"], deliveries=owed)
-    result = gate_result(state, applied.percentage, store.history(state.flag), source, now,
-                         window, catalog)
+    history = store.history(state.flag)
+    # Judge the last `window`; where traffic is too thin for the gate's minimum (at the
+    # seed's ~10,000 requests a day a 5 % canary sees ~21 an hour), widen it step by step
+    # rather than stay blind. A wider window dilutes a fresh fault, so it is the fallback.
+    for span in widening(window):
+        result = gate_result(state, applied.percentage, history, source, now, span, catalog)
+        if result.verdict == ROLLBACK or not _too_thin(result):
+            break
     if result.verdict != ROLLBACK:
         action = "healthy" if result.verdict == "proceed" else "held"
         # a step that is merely held (soak, inconclusive, source down) is not rolled back

@@ -56,3 +56,14 @@ def test_drill_refuses_a_store_with_this_flag(tmp_path):
     assert rollout(["drill", "--fault", "error-rate", "--store", store], ROOT).returncode == 0
     again = rollout(["drill", "--store", store], ROOT)
     assert again.returncode == 2 and "a store of its own" in again.stderr
+
+
+def test_at_the_seeds_traffic_the_guard_widens_its_window_and_still_rolls_back(tmp_path):
+    """~10,000 requests a day (playbook baseline): a 5 % canary sees ~21 requests an hour,
+    too few for a 1 h window; the guard widens it instead of staying blind."""
+    store = f"sqlite:///{tmp_path}/drill.db"
+    r = rollout(["drill", "--fault", "error-rate", "--rate", "420", "--store", store,
+                 "--output", "json"], ROOT)
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["rolled_back"] and out["final_percentage"] == 0
+    assert out["fault_to_rollback_minutes"] <= 4 * 60

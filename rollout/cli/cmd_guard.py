@@ -15,7 +15,8 @@ examples:
   rollout guard --once --window 30m --output json
 
 For every flag above 0 %: judge the applied step with the gate over the last --window
-(default 1h). When a check says rollback (a catalog rollback threshold, a canary
+(default 1h; where that holds fewer than the gate's 100 canary requests, the window is
+widened 4x, 12x, up to 24 h, so thin traffic delays detection instead of hiding it). When a check says rollback (a catalog rollback threshold, a canary
 significantly worse than control, a cost spike), the guard at once
   1. sets the flag to 0 % in the store and records an abort for the committed revision
      (reconcile will not re-apply it until a new commit or `rollout retry`);
