@@ -19,7 +19,6 @@ from rollout.core.rules import active_abort
 from rollout.core.state import ABORTED, Applied, Event, FlagState
 from rollout.errors import ConflictError, ExternalError, RolloutError
 
-SEVERITY_ORDER = ("SEV1", "SEV2", "SEV3")
 DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
 
 
@@ -66,7 +65,9 @@ def severity_of(metric_names: list[str], catalog) -> str:
     """The most severe alert the catalog attaches to the metrics that triggered."""
     found = [a.severity for name in metric_names if name in catalog.metrics
              for a in catalog.metrics[name].alerts]
-    return min(found, key=SEVERITY_ORDER.index) if found else DEFAULT_SEVERITY
+    from rollout.core.catalog import SEVERITIES
+
+    return min(found, key=SEVERITIES.index) if found else DEFAULT_SEVERITY
 
 
 def abort(state: FlagState, store: FlagStore, applied: Applied, *, reasons: list[str],

@@ -1,8 +1,9 @@
 """The metric catalog as typed objects, and the NRQL each metric stands for.
 
 Three readers use this module: the gate (thresholds, comparisons), the New Relic
-source (NRQL with FACET on the cohort), and the Pulumi alerts and dashboards (NRQL
-without facet, alert conditions). None of them retypes a number.
+source (NRQL with FACET on the cohort; service-level metrics as written, over their own
+window), and the Pulumi alerts and dashboards (NRQL without facet, alert conditions).
+None of them retypes a number.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "catalog.schem
 
 _COND = re.compile(r"^\s*(?:(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)|(-?\d+(?:\.\d+)?)\s*\.\.\s*(-?\d+(?:\.\d+)?))\s*$")
 NR_OPERATORS = {">": "above", ">=": "above_or_equals", "<": "below", "<=": "below_or_equals"}
-PAGING = {"SEV1", "SEV2"}
+SEVERITIES = ("SEV1", "SEV2", "SEV3")          # most severe first
+PAGING = frozenset({"SEV1", "SEV2"})            # seeds: SEV1/SEV2 page on-call, SEV3 is Slack only
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,26 @@ class Metric:
     gate_steps: tuple | None = None             # None: gates at every step
     alerts: tuple = ()
     window_minutes: int | None = None
+    gate_window_minutes: int | None = None      # service-level only, see own_window_minutes
 
     def thresholds_for(self, step: str | None) -> dict:
         return self.steps.get(step, self.thresholds) if step else self.thresholds
 
     def gates_at(self, step: str) -> bool:
-        if self.nrql_override:          # service-wide signals with no cohort: alerts only
-            return False
         return self.gate_steps is None or step in self.gate_steps
+
+    @property
+    def service_level(self) -> bool:
+        """Defined by a raw `nrql:`: a service-wide signal with no cohort (synthetic checks,
+        process samples). The gate judges it once, not per cohort."""
+        return bool(self.nrql_override)
+
+    @property
+    def own_window_minutes(self) -> int | None:
+        """Minutes a service-level metric is judged over, ending where the evaluation
+        ends; None: the evaluation's window. `gate_window_minutes` is separate from
+        `window_minutes` because the latter is also the alert's aggregation window."""
+        return self.gate_window_minutes or self.window_minutes
 
     def select(self, catalog: "Catalog") -> str:
         """The NRQL aggregate expression of this metric."""
@@ -183,6 +197,13 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
         if derived and derived["savings_of"] not in data["metrics"]:
             raise UserError(f"{name}: field metrics.{mname}.derived.savings_of: "
                             f"expected a metric name, got {derived['savings_of']!r}")
+        if "gate_window_minutes" in m and "nrql" not in m:
+            # cohort metrics share the evaluation window with the request counts
+            raise UserError(f"{name}: field metrics.{mname}.gate_window_minutes: only a metric "
+                            f"defined by nrql: (service-level) has its own gate window")
+        if "compare" in m and "nrql" in m:
+            raise UserError(f"{name}: field metrics.{mname}.compare: a metric defined by nrql: "
+                            f"has no cohorts to compare")
         compare = dict(m["compare"]) if m.get("compare") else None
         if compare and "rollback" in compare:
             compare["rollback"] = Condition.parse(compare["rollback"])
@@ -199,6 +220,7 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
                                bool(a.get("loss_of_signal")), a["source"])
                          for a in m.get("alerts", ())),
             window_minutes=m.get("window_minutes"),
+            gate_window_minutes=m.get("gate_window_minutes"),
         )
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
                    float(data["confidence"]), metrics)

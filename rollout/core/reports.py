@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from rollout.core.catalog import Catalog, Condition
+from rollout.core.catalog import Catalog, Condition, PAGING
 from rollout.core.reportdata import EMPTY, Bucket, CohortSummary, Summary, Window
 from rollout.core.rules import soak_status
 from rollout.core.state import ABORTED, CHANGES, HELD, REFUSED, RETRY, Event, FlagState, \
@@ -45,7 +45,6 @@ BASELINE_SPAN = timedelta(days=7)
 # metric (the gate never needs them), so these two live here; the rest comes from it.
 SLA_UPTIME = Condition.parse(">= 99.9")
 SLA_P99 = (99, Condition.parse("< 10000"))       # percentile, condition on it (ms)
-CRITICAL = ("SEV1", "SEV2")                      # 003: "No critical incidents (SEV1/SEV2)"
 
 CHART_POINTS = 48          # about this many buckets on the timeline chart
 CHECK_BUCKETS = 24         # "consistently": the window cut in about this many buckets
@@ -553,7 +552,7 @@ def _final(c: Ctx) -> dict:
                                               "not met: " + ", ".join(failed) if failed
                                               else "some SLA lines have no data")))
     critical = [e for e in tl.rollbacks if _in(e, c.plan.main) and e.kind == ABORTED
-                and (e.evidence or {}).get("severity", "SEV2") in CRITICAL]
+                and (e.evidence or {}).get("severity", "SEV2") in PAGING]   # 003: "No critical incidents (SEV1/SEV2)"
     breaches = [k.reason for k in (c.gate.checks if c.gate else ()) if k.verdict == ROLLBACK]
     items.append(line("incidents", "No critical incidents (SEV1/SEV2)", len(critical) + len(breaches),
                       "count", None, met=not critical and not breaches,
@@ -649,7 +648,7 @@ def _review(c: Ctx) -> dict:
         "AC#9": {"value": dep.uptime.percent, "met": all_met(list(sla.values()))},
     }
     critical = [e for e in tl.rollbacks if e.kind == ABORTED
-                and (e.evidence or {}).get("severity", "SEV2") in CRITICAL]
+                and (e.evidence or {}).get("severity", "SEV2") in PAGING]   # 003: "No critical incidents (SEV1/SEV2)"
     return {**_header(c, "Post-Deployment Review"),
             "deployment_start": tl.start.isoformat() if tl.start else None,
             "status": ("rollback" if rolled_back else "successful" if final_like else "partial"),

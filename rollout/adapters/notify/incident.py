@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-SEVERITIES = ("SEV1", "SEV2", "SEV3")
-PAGING_SEVERITIES = frozenset({"SEV1", "SEV2"})  # seeds: SEV1/SEV2 page on-call, SEV3 is Slack only
+from rollout.core.catalog import PAGING, SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Incident:
 
     @property
     def pages(self) -> bool:
-        return self.severity in PAGING_SEVERITIES
+        return self.severity in PAGING
 
     @property
     def timestamp(self) -> str:
