@@ -128,6 +128,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     from rollout.adapters.metrics import open_source
     from rollout.adapters.metrics.sqlite_events import insert_columns
     from rollout.adapters.store.sqlite import sqlite_path
+    from rollout.core.rules import applied_since
     from rollout.guard import Notifiers, guard_flag
     from rollout.reconcile import reconcile_flag
     from rollout.gating import make_gate
@@ -157,6 +158,11 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
             return                                # the same hold, tick after tick
         decisions.append({"at": now.isoformat(), "by": source_name, "action": action,
                           "from": frm, "to": to, "reasons": list(reasons)})
+
+    def step_age(pct: int) -> timedelta | None:
+        """How long the store has held `pct` (the soak clock the rules use)."""
+        since = applied_since(store.history(state.flag), state.flag, pct)
+        return None if since is None else now - since
 
     def commit_next():
         nonlocal step_index, state
@@ -188,8 +194,8 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
                 break                             # aborted revision: the drill is over
         if cfg.fault != "none" and fault_at is None and applied_pct > 0 and \
                 ladder.step(applied_pct).name == ladder.steps[1].name:
-            since = _last_change(store, state.flag)
-            if since and now - since >= cfg.fault_after:
+            age = step_age(applied_pct)
+            if age is not None and age >= cfg.fault_after:
                 fault_at = now
                 note("drill", "fault", applied_pct, applied_pct, [f"fault injected: {cfg.fault}"])
                 if cfg.fault == "provider-outage":
@@ -216,8 +222,8 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
             break
         if state.percentage == applied_pct and step_index + 1 < len(ladder.steps):
             soak = ladder.step(applied_pct).soak or timedelta(0)
-            since = _last_change(store, state.flag)
-            if since and now - since >= soak:
+            age = step_age(applied_pct)
+            if age is not None and age >= soak:
                 commit_next()
         if state.percentage != applied_pct:
             d = reconcile_now()
@@ -227,8 +233,8 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
                      [f"held for {HOLD_EXTENSION.total_seconds() / 3600:g} h past the soak, "
                       f"as the playbook's extended monitoring; a person decides now"])
                 break
-        if applied_pct == 100 and _last_change(store, state.flag) and \
-                now - _last_change(store, state.flag) >= (ladder.step(100).soak or timedelta(0)):
+        if applied_pct == 100 and (step_age(100) or timedelta(0)) >= \
+                (ladder.step(100).soak or timedelta(0)):
             break
     final = store.read(state.flag)
     return {
@@ -244,12 +250,3 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
         "store": store_url,
         "decisions": decisions,
     }
-
-
-def _last_change(store, flag) -> datetime | None:
-    from rollout.core.state import CHANGES
-
-    for e in reversed(store.history(flag)):
-        if e.kind in CHANGES and e.from_pct != e.to_pct:
-            return e.at
-    return None
