@@ -20,6 +20,8 @@ HEALTHY = {"skill_error_rate": 1.0, "skills_api_success": 99.0, "p95_response_ti
            "avg_response_time": 1500.0, "cost_per_request": 0.012, "cache_hit_rate": 50.0,
            "token_reduction": 75.0, "fallback_rate": 2.0, "timeout_rate": 0.2}
 CONTROL = {**HEALTHY, "cost_per_request": 0.02, "cache_hit_rate": 0.0, "token_reduction": 0.0}
+# service-level metrics: successful /health checks in the last 3 minutes, peak memory %
+SERVICE = {"service_health": 3.0, "memory_usage": 60.0}
 
 
 def latency(n, median, seed):
@@ -35,10 +37,12 @@ def cohort(values, n, seed, samples=None):
     return CohortData(n, dict(values), {"executionTime": samples}, counts)
 
 
-def observe(canary=None, control=None, n=(2000, 2000), samples=(None, None), errors=None):
+def observe(canary=None, control=None, n=(2000, 2000), samples=(None, None), errors=None,
+            service=None, unmeasured=frozenset()):
     return Observations(START, END, {
         "canary": cohort({**HEALTHY, **(canary or {})}, n[0], 1, samples[0]),
-        "control": cohort({**CONTROL, **(control or {})}, n[1], 2, samples[1])}, errors or {})
+        "control": cohort({**CONTROL, **(control or {})}, n[1], 2, samples[1])}, errors or {},
+        {**SERVICE, **(service or {})}, frozenset(unmeasured))
 
 
 HEALTHY_OBS = object()
@@ -131,8 +135,82 @@ def test_hold_reason_names_the_band():
 def test_which_metrics_gate_at_which_step(step, present, absent):
     names = {c.name for c in run(step).checks}
     assert set(present) <= names and not set(absent) & names
-    # alert-only metrics never gate
-    assert not {"token_reduction", "fallback_rate", "memory_usage", "service_health"} & names
+    # alert-only metrics never gate; the service-level rollback triggers gate at every live step
+    assert not {"token_reduction", "fallback_rate"} & names
+    assert {"memory_usage", "service_health"} <= names
+
+
+# -- service-level metrics: one service-wide value, no cohort ------------------------------------
+
+# (id, step, service values, check, expected verdict)
+SERVICE_CRITERIA = [
+    # 002 automatic rollback trigger "Memory usage > 95 %"; 003 secondary target < 80 %
+    ("memory 96 rolls back", "canary", {"memory_usage": 96.0}, "memory_usage", ROLLBACK),
+    ("memory 96 rolls back at full", "full", {"memory_usage": 96.0}, "memory_usage", ROLLBACK),
+    ("memory 95 holds", "canary", {"memory_usage": 95.0}, "memory_usage", HOLD),
+    ("memory 94 holds, misses target 80", "beta", {"memory_usage": 94.0}, "memory_usage", HOLD),
+    ("memory 79 passes", "canary", {"memory_usage": 79.0}, "memory_usage", PASS),
+    ("memory without value is inconclusive", "canary", {"memory_usage": None}, "memory_usage",
+     INCONCLUSIVE),
+    # 002 "Health check failures (3 consecutive)": no successful check in the last 3 minutes
+    ("health 0 successes rolls back", "canary", {"service_health": 0.0}, "service_health", ROLLBACK),
+    ("health 1 success passes", "beta", {"service_health": 1.0}, "service_health", PASS),
+    ("health without value is inconclusive", "full", {"service_health": None}, "service_health",
+     INCONCLUSIVE),
+]
+
+
+@pytest.mark.parametrize("step,service,name,expected",
+                         [c[1:] for c in SERVICE_CRITERIA], ids=[c[0] for c in SERVICE_CRITERIA])
+def test_service_level_criteria(step, service, name, expected):
+    result = run(step, observe(service=service))
+    c = check(result, name)
+    assert c.verdict == expected and c.scope == "service" and c.control is None
+    assert [x.name for x in result.checks].count(name) == 1       # judged once, not per cohort
+    assert result.verdict == {PASS: PROCEED, INCONCLUSIVE: HOLD}.get(expected, expected)
+
+
+def test_service_rollback_reason_names_metric_window_and_criterion():
+    c = check(run("canary", observe(service={"service_health": 0.0})), "service_health")
+    assert c.reason == ("Skills service health 0 meets the rollback criterion < 1 "
+                        "(service-wide, over the last 3 min)")
+    c = check(run("canary", observe(service={"memory_usage": 96.0})), "memory_usage")
+    assert "meets the rollback criterion > 95 (service-wide, over the window)" in c.reason
+
+
+def test_service_metric_needs_no_request_minimum():
+    # a few canary requests hold the cohort checks, but the service itself is judged
+    result = run("canary", observe(n=(10, 10), service={"memory_usage": 97.0}))
+    assert check(result, "skill_error_rate").verdict == INCONCLUSIVE
+    assert check(result, "memory_usage").verdict == ROLLBACK and result.exit_code == 3
+
+
+def test_service_metric_the_source_failed_is_an_error():
+    result = run("canary", observe(errors={"memory_usage": "NRQL Syntax Error (INVALID_INPUT)"}))
+    assert check(result, "memory_usage").verdict == ERROR and result.exit_code == 4
+
+
+def test_unmeasured_service_metrics_are_omitted_with_a_note():
+    obs = observe(service={"memory_usage": 99.0}, unmeasured={"memory_usage", "service_health"})
+    result = run("canary", obs, at=END)
+    names = {c.name for c in result.checks}
+    assert not {"memory_usage", "service_health"} & names
+    assert result.verdict == PROCEED, result.reasons
+    assert [m for m, _ in result.omitted] == ["service_health", "memory_usage"]
+    omitted = result.to_json()["omitted"]
+    assert omitted[1] == {"metric": "memory_usage",
+                          "reason": "Memory usage (ai-service): the metric source does not "
+                                    "measure it"}
+    assert "_Not judged: Skills service health: the metric source does not measure it; Memory" \
+        in render_markdown(result, CATALOG)
+    assert render_table(result, CATALOG).endswith("Memory usage (ai-service): the metric source "
+                                                  "does not measure it")
+
+
+def test_service_metrics_are_not_judged_at_off():
+    result = evaluate(CATALOG, "off", observe(service={"memory_usage": 99.0}),
+                      soak=soak_check(True, "step off has no soak time"))
+    assert [c.name for c in result.checks] == ["soak"] and result.verdict == PROCEED
 
 
 # -- canary against control: significance AND the playbook's effect size ------------------------
@@ -285,6 +363,8 @@ def test_markdown_is_the_playbook_table():
     assert "| Metric | Canary | Control | Δ | Target | Threshold | Verdict |" in md
     assert "| Skill error rate | 3.00 % | 1.00 % | +2.00 pts | < 2 | hold 2..5; rollback > 5 | ⚠️ hold |" in md
     assert "**Reasons**" in md and "canary → beta" in md
+    assert "| Memory usage (ai-service) (service-wide) | 60.00 % | — | — | < 80 |" in md
+    assert "Not judged" not in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == 1 + len(result.checks)
     assert "Skill error rate" in render_table(result, CATALOG)

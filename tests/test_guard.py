@@ -12,6 +12,7 @@ import pytest
 from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
 from tests.cli import make_repo, rollout, set_percentage
 from tests.fakes.github import FakeGitHub
+from tests.fakes.newrelic import API_KEY, FakeNerdGraph
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 
@@ -150,6 +151,29 @@ def test_metric_source_down_holds_and_never_rolls_back(live, fakes):
     assert out["action"] == "held" and any("metric source failed" in x for x in out["reasons"])
     db = sqlite3.connect(live / ".rollout/flags.db")
     assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
+
+
+def test_memory_above_95_rolls_back_through_new_relic(live, fakes):
+    """002 automatic rollback trigger "Memory usage > 95 %": a service-wide signal, read in
+    the same NerdGraph request as the cohort metrics, rolls the flag back by itself."""
+    slack, pd, gh, env = fakes
+    traffic = generate_events(np.random.default_rng(3), NOW - timedelta(hours=1),
+                              timedelta(hours=1), 4000, 5, lambda c: CANARY if c else CONTROL)
+    with FakeNerdGraph(traffic) as nr:
+        nr.service["ProcessSample"]["memoryUsedPercent"] = 96.5
+        r = rollout(["guard", "--once", "--metrics", f"newrelic://{nr.account_id}", "-o", "json"],
+                    live, {**env, "NEW_RELIC_API_KEY": API_KEY, "NEW_RELIC_API_URL": nr.url})
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert len(nr.requests) == 1 and "s_memory_usage" in nr.queries[0]
+    out = json.loads(r.stdout)[0]
+    assert out["action"] == "rolled_back" and out["severity"] == "SEV2"   # Memory Usage Critical
+    assert any(x.startswith("Memory usage (ai-service) 96.50 % meets the rollback criterion > 95")
+               for x in out["reasons"]), out["reasons"]
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (0,)
+    aborted = [h for h in history(live) if h["kind"] == "aborted"]
+    assert len(aborted) == 1 and (aborted[0]["from"], aborted[0]["to"]) == (5, 0)
+    assert len(gh.open_pulls()) == 1 and [e["event_action"] for e in pd.events] == ["trigger"]
 
 
 def test_manual_abort(live, fakes):

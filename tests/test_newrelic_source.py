@@ -16,7 +16,7 @@ from rollout.adapters.metrics.base import EU_ENDPOINT, US_ENDPOINT
 from rollout.adapters.metrics.newrelic import NewRelicSource
 from rollout.adapters.metrics.sqlite_events import SQLiteEventSource, import_ndjson
 from rollout.core.catalog import load_catalog
-from rollout.core.gate import ERROR, INCONCLUSIVE, evaluate, soak_check
+from rollout.core.gate import ERROR, INCONCLUSIVE, PASS, ROLLBACK, evaluate, soak_check
 from rollout.errors import ExternalError, UserError
 from tests.events import CONTROL, T0, Profile, events, scaled_catalog, write_ndjson
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
@@ -51,15 +51,26 @@ def test_one_request_carries_every_metric_for_both_cohorts(nerdgraph):
     assert req.header("API-Key") == API_KEY and req.json["variables"] == {"account": 1234567}
     queries = nerdgraph.queries[0]
     cohort_metrics = [m.name for m in CATALOG.metrics.values() if m.aggregate]
-    assert set(queries) == {"requests", "t_avg_response_time", *(f"v_{n}" for n in cohort_metrics)}
+    service = {"s_service_health": "service_health", "s_memory_usage": "memory_usage"}
+    assert set(queries) == {"requests", "t_avg_response_time", *(f"v_{n}" for n in cohort_metrics),
+                            *service}
     since, until = (round(t.timestamp() * 1000) for t in HOUR)
     for alias, nrql in queries.items():
+        if alias in service:        # service-wide: the catalog's query as written, no cohort
+            assert nrql.startswith(CATALOG.metrics[service[alias]].nrql_override + " SINCE ")
+            assert " FACET " not in nrql, alias
+            continue
         assert nrql.startswith("SELECT ") and " FACET cohort " in nrql, alias
         assert f" SINCE {since} UNTIL {until}" in nrql, alias
+    # each service-level metric over its own window, ending where the evaluation ends
+    assert queries["s_service_health"].endswith(f" SINCE {until - 3 * 60_000} UNTIL {until}")
+    assert queries["s_memory_usage"].endswith(f" SINCE {since} UNTIL {until}")
     assert queries["t_avg_response_time"].endswith("TIMESERIES 1 minute")
     assert re.search(r"timeout: 30\)", req.json["query"])
-    assert obs.errors == {}
+    assert obs.errors == {} and obs.unmeasured == frozenset()
     assert obs.cohort("canary").requests == 400 and obs.cohort("control").requests == 1600
+    # the fake's healthy service: a passing check a minute, the ai-service at 62 % memory
+    assert obs.service == {"service_health": 3.0, "memory_usage": 62.0}
 
 
 def test_one_request_for_three_times_the_metrics(nerdgraph):
@@ -67,8 +78,8 @@ def test_one_request_for_three_times_the_metrics(nerdgraph):
     obs = source(nerdgraph).fetch(big, *HOUR)
     assert len(nerdgraph.requests) == 1 and obs.errors == {}
     per_copy = sum(1 + ((m.compare or {}).get("test") == "mann_whitney")
-                   for m in CATALOG.metrics.values() if m.aggregate)
-    assert len(nerdgraph.queries[0]) == 1 + 3 * per_copy == 37
+                   for m in CATALOG.metrics.values() if m.aggregate or m.service_level)
+    assert len(nerdgraph.queries[0]) == 1 + 3 * per_copy == 43
     assert obs.cohort("canary").values["p95_response_time_3"] == obs.cohort("canary").values["p95_response_time"]
 
 
@@ -80,6 +91,9 @@ def test_same_numbers_as_the_sqlite_source(facet_as_list):
         db = Path(d) / "events.db"
         import_ndjson(write_ndjson(Path(d) / "e.ndjson", ROWS), db)
         local = SQLiteEventSource(db).fetch(CATALOG, *HOUR)
+    # the events file has no synthetic checks or process samples, and says so
+    assert local.unmeasured == {"service_health", "memory_usage"} and local.service == {}
+    assert nr.unmeasured == frozenset() and set(nr.service) == local.unmeasured
     for cohort in ("canary", "control"):
         a, b = nr.cohort(cohort), local.cohort(cohort)
         assert a.requests == b.requests and a.counts == b.counts
@@ -102,7 +116,59 @@ def test_empty_results_are_no_data(nerdgraph):
     assert obs.errors == {} and len(nerdgraph.requests) == 1
     assert obs.cohort("canary").requests == 0 and obs.cohort("control").values["p95_response_time"] is None
     result = evaluate(CATALOG, "canary", obs, soak=None)
-    assert {c.verdict for c in result.checks} == {INCONCLUSIVE} and result.exit_code == 1
+    cohort_checks = [c for c in result.checks if c.scope == "cohort"]
+    assert cohort_checks and {c.verdict for c in cohort_checks} == {INCONCLUSIVE}
+    assert {c.verdict for c in result.checks if c.scope == "service"} == {PASS}
+    assert result.exit_code == 1
+
+
+def gate(obs):
+    return {c.name: c for c in evaluate(CATALOG, "canary", obs, soak=None).checks}
+
+
+def test_memory_above_95_rolls_back(nerdgraph):
+    nerdgraph.service["ProcessSample"]["memoryUsedPercent"] = 96.5
+    nerdgraph.events.append({"eventType": "ProcessSample", "timestamp": "2026-11-20T08:10:00Z",
+                             "apmApplicationNames": "|other-service|", "memoryUsedPercent": 99.0})
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.service["memory_usage"] == 96.5        # another service's samples do not count
+    assert gate(obs)["memory_usage"].verdict == ROLLBACK and len(nerdgraph.requests) == 1
+
+
+def test_health_checks_judged_over_their_last_3_minutes(nerdgraph):
+    nerdgraph.service["SyntheticCheck"]["result"] = "FAILED"
+    end = HOUR[1]
+
+    def success(minutes_before_end):
+        return {"eventType": "SyntheticCheck", "monitorName": "legal-platform-web /health",
+                "result": "SUCCESS", "timestamp": (end - timedelta(minutes=minutes_before_end)).isoformat()}
+
+    nerdgraph.events.append(success(4))      # before the 3-minute window: does not count
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.service["service_health"] == 0
+    assert gate(obs)["service_health"].verdict == ROLLBACK
+    nerdgraph.events.append(success(2))
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.service["service_health"] == 1 and gate(obs)["service_health"].verdict == PASS
+
+
+def test_an_account_without_service_signals(nerdgraph):
+    nerdgraph.service = {}
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.errors == {} and obs.service["memory_usage"] is None
+    checks = gate(obs)
+    assert checks["memory_usage"].verdict == INCONCLUSIVE
+    # count(*) of a silent monitor is 0: like the pager (loss of signal), the gate takes it
+    # for a service that is down
+    assert obs.service["service_health"] == 0 and checks["service_health"].verdict == ROLLBACK
+
+
+def test_a_failed_service_query_is_an_error_of_that_metric(nerdgraph):
+    nerdgraph.fail_alias["s_memory_usage"] = ("NRDB query timed out", "TIMEOUT")
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.errors == {"memory_usage": "NRDB query timed out (TIMEOUT)"}
+    assert "memory_usage" not in obs.service and obs.service["service_health"] == 3
+    assert gate(obs)["memory_usage"].verdict == ERROR
 
 
 def test_partial_results_become_per_metric_errors(nerdgraph, waits):

@@ -19,6 +19,11 @@ Which data a check needs, and why that is the safe choice:
 - "Worse than control" needs both significance (p < 1 - confidence, one-sided in the
   metric's bad direction) and the playbook's effect size (compare.delta); significant
   but smaller is a minor regression (hold).
+- A service-level metric (a raw `nrql:` in the catalog: synthetic checks, memory) has no
+  cohort: its one value, over the metric's own window, is judged like the absolute
+  check, with no request minimum. No value is inconclusive. A metric the source cannot
+  measure at all (Observations.unmeasured) is left out with a note (GateResult.omitted)
+  rather than held on forever: that source never will see it.
 """
 from __future__ import annotations
 
@@ -81,12 +86,14 @@ class Check:
     metric: str | None = None       # the catalog metric (None for soak)
     unit: str | None = None
     p_value: float | None = None
+    scope: str = "cohort"           # "service": one service-wide value, held in `canary`
 
     def to_json(self) -> dict:
         return {"name": self.name, "verdict": self.verdict, "canary": _num(self.canary),
                 "control": _num(self.control), "threshold": self.threshold,
                 "reason": self.reason, "delta": _num(self.delta), "target": self.target,
-                "metric": self.metric, "unit": self.unit, "p_value": _num(self.p_value)}
+                "metric": self.metric, "unit": self.unit, "p_value": _num(self.p_value),
+                "scope": self.scope}
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class GateResult:
     at: datetime | None = None
     window_start: datetime | None = None
     window_end: datetime | None = None
+    omitted: tuple[tuple[str, str], ...] = ()   # (metric, why) left out of the judgement
 
     @property
     def reasons(self) -> list[str]:
@@ -123,7 +131,8 @@ class GateResult:
         return {"flag": self.flag, "step": self.step, "next_step": self.next_step,
                 "verdict": self.verdict, "at": iso(self.at),
                 "window": {"start": iso(self.window_start), "end": iso(self.window_end)},
-                "checks": [c.to_json() for c in self.checks]}
+                "checks": [c.to_json() for c in self.checks],
+                "omitted": [{"metric": m, "reason": why} for m, why in self.omitted]}
 
 
 def overall(checks) -> str:
@@ -144,14 +153,21 @@ def evaluate(catalog, step: str, observations: Observations | None, *, soak: Che
              at: datetime | None = None, next_step: str | None = None) -> GateResult:
     """Judge `step` (the current step) against every catalog metric that gates at it."""
     checks = [soak] if soak is not None else []
+    omitted = []
     window = (observations.window_start, observations.window_end) if observations else (None, None)
     if step != "off":           # at 0 % there is no canary to judge, only the soak
         minimum = catalog.min_requests if min_requests is None else min_requests
         alpha = round(1.0 - catalog.confidence, 12)    # 1 - 0.95 is 0.050000000000000044
         for metric in catalog.gated(step):
+            if metric.service_level and observations and metric.name in observations.unmeasured:
+                if _judged(metric.thresholds_for(step)):
+                    omitted.append((metric.name, f"{metric.title}: the metric source does "
+                                                 f"not measure it"))
+                continue
             checks += _metric_checks(catalog, metric, step, observations, source_error,
                                      minimum, alpha)
-    return GateResult(flag, step, next_step, overall(checks), tuple(checks), at, *window)
+    return GateResult(flag, step, next_step, overall(checks), tuple(checks), at, *window,
+                      omitted=tuple(omitted))
 
 
 _NEGATION = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -174,10 +190,15 @@ def _thresholds_text(thr: dict) -> str:
     return "; ".join(parts) or "—"
 
 
+def _judged(thr: dict) -> bool:
+    """A metric's own value is judged when the step gives it a target or a rollback."""
+    return bool(thr.get("target") or thr.get("rollback"))
+
+
 def _metric_checks(catalog, m, step, obs, source_error, minimum, alpha) -> list[Check]:
     thr = m.thresholds_for(step)
     base = catalog.metrics[m.derived["savings_of"]] if m.derived else None
-    has_absolute = bool(thr.get("target") or thr.get("rollback"))
+    has_absolute = _judged(thr)
     names = ([m.name] if has_absolute else []) + ([f"{m.name} vs control"] if m.compare else [])
     if not names:
         return []
@@ -187,7 +208,10 @@ def _metric_checks(catalog, m, step, obs, source_error, minimum, alpha) -> list[
         return [Check(n, ERROR, None, None, _thresholds_text(thr) if n == m.name else "—",
                       f"{m.title}: the metric source failed: {failure}",
                       target=str(thr["target"]) if thr.get("target") and n == m.name else None,
-                      metric=m.name, unit=m.unit) for n in names]
+                      metric=m.name, unit=m.unit,
+                      scope="service" if m.service_level else "cohort") for n in names]
+    if m.service_level:
+        return [_service(m, thr, obs.service.get(m.name) if obs else None)]
     can, ctl = (obs.cohort("canary"), obs.cohort("control")) if obs else (EMPTY, EMPTY)
     out = []
     if has_absolute:
@@ -209,7 +233,7 @@ def _too_little(n_can: int, n_ctl: int | None, minimum: int) -> str | None:
 
 
 def _absolute(m, thr, can, ctl, base, minimum) -> Check:
-    target, rollback, band = thr.get("target"), thr.get("rollback"), thr.get("hold")
+    target = thr.get("target")
     common = dict(threshold=_thresholds_text(thr), target=str(target) if target else None,
                   metric=m.name, unit=m.unit)
     if base:                    # derived: savings of the canary against control
@@ -230,19 +254,35 @@ def _absolute(m, thr, can, ctl, base, minimum) -> Check:
     if value is None:
         return Check(m.name, INCONCLUSIVE, None, shown_control,
                      reason=f"{m.title}: no value in the window", **common)
+    verdict, reason = _judge(m, thr, value, basis)
+    return Check(m.name, verdict, value, shown_control, reason=reason, delta=delta, **common)
+
+
+def _judge(m, thr, value: float, basis: str) -> tuple[str, str]:
+    """A value against the step's rollback, target and hold band: (verdict, reason)."""
+    target, rollback, band = thr.get("target"), thr.get("rollback"), thr.get("hold")
     shown = f"{m.title} {format_value(value, m.unit)}"
     if rollback and rollback.met(value):
-        verdict, reason = ROLLBACK, f"{shown} meets the rollback criterion {rollback} ({basis})"
-    elif target is None or target.met(value):
-        verdict = PASS
-        reason = f"{shown} meets target {target} ({basis})" if target else \
-            f"{shown} is clear of rollback {rollback} ({basis})"
-    else:
-        verdict = HOLD
-        bands = [f"hold band {band}"] if band else []
-        bands += [f"rollback {rollback}"] if rollback else []
-        reason = f"{shown} misses target {target} ({'; '.join(bands + [basis])})"
-    return Check(m.name, verdict, value, shown_control, reason=reason, delta=delta, **common)
+        return ROLLBACK, f"{shown} meets the rollback criterion {rollback} ({basis})"
+    if target is None or target.met(value):
+        return PASS, (f"{shown} meets target {target} ({basis})" if target else
+                      f"{shown} is clear of rollback {rollback} ({basis})")
+    bands = [f"hold band {band}"] if band else []
+    bands += [f"rollback {rollback}"] if rollback else []
+    return HOLD, f"{shown} misses target {target} ({'; '.join(bands + [basis])})"
+
+
+def _service(m, thr, value: float | None) -> Check:
+    """A service-level metric: its one value, over its own window, no request minimum."""
+    target = thr.get("target")
+    span = f"the last {m.own_window_minutes} min" if m.own_window_minutes else "the window"
+    common = dict(threshold=_thresholds_text(thr), target=str(target) if target else None,
+                  metric=m.name, unit=m.unit, scope="service")
+    if value is None:
+        return Check(m.name, INCONCLUSIVE, None, None,
+                     reason=f"{m.title}: no value in {span}", **common)
+    verdict, reason = _judge(m, thr, value, f"service-wide, over {span}")
+    return Check(m.name, verdict, value, None, reason=reason, **common)
 
 
 def _compare(m, can, ctl, minimum, alpha) -> Check:

@@ -18,7 +18,13 @@ def _title(check, catalog) -> str:
         return check.name.capitalize()
     metric = catalog.metrics.get(check.metric) if catalog else None
     title = metric.title if metric else check.metric
+    if check.scope == "service":      # one value for the whole service, shown as Canary
+        return f"{title} (service-wide)"
     return f"{title} vs control" if check.name.endswith(" vs control") else title
+
+
+def _omitted(r: GateResult) -> str:
+    return "Not judged: " + "; ".join(why for _, why in r.omitted) if r.omitted else ""
 
 
 def _cells(check, catalog) -> list[str]:
@@ -51,6 +57,7 @@ def render_table(r: GateResult, catalog=None) -> str:
            line(["-" * w for w in widths])]
     out += [line(row) for row in rows[1:]]
     out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.reason}" for c in r.checks]
+    out += [_omitted(r)] if r.omitted else []
     return "\n".join(out)
 
 
@@ -72,6 +79,7 @@ def render_markdown(r: GateResult, catalog=None) -> str:
     out += ["", "**Reasons**", ""]
     out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}): {_md(c.reason)}"
             for c in r.checks]
+    out += ["", f"_{_md(_omitted(r))}_"] if r.omitted else []
     return "\n".join(out) + "\n"
 
 

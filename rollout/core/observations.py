@@ -1,4 +1,5 @@
-"""What a metric source saw in one window, per cohort: the gate's only input from outside.
+"""What a metric source saw in one window, per cohort and for the whole service: the
+gate's only input from outside.
 
 Pure data. A source fills it; the gate (rollout/core/gate.py) judges it.
 """
@@ -32,6 +33,12 @@ class Observations:
     window_end: datetime
     cohorts: dict[str, CohortData]
     errors: dict[str, str] = field(default_factory=dict)   # metric name -> why the source failed it
+    # service-level metrics (no cohort), each over its own window: name -> value, None
+    # when the source answered without a value
+    service: dict[str, float | None] = field(default_factory=dict)
+    # service-level metrics this kind of source cannot measure at all (the sqlite events
+    # file has no synthetic checks or process samples): left out of the gate, with a note
+    unmeasured: frozenset[str] = frozenset()
 
     def cohort(self, name: str) -> CohortData:
         return self.cohorts.get(name, EMPTY)

@@ -2,14 +2,19 @@
 
 It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
 under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
-forms the catalog produces (count, percentage, percentile, average, sum; FACET on one
-attribute; SINCE/UNTIL epoch milliseconds; TIMESERIES N minutes) over `events`, and
-answers in NerdGraph's shapes:
+forms the catalog produces (count, percentage, percentile, average, sum, max; WHERE with
+`attr = 'x'` / `attr LIKE '%x%'` terms joined by AND; FACET on one attribute; SINCE/UNTIL
+epoch milliseconds; TIMESERIES N minutes) over `events`, and answers in NerdGraph's shapes:
 
     {"data": {"actor": {"account": {"<alias>": {"results": [
         {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
 
 TIMESERIES rows carry beginTimeSeconds / endTimeSeconds, one row per (facet, interval).
+Service-level signals the account receives every minute (synthetic check results, process
+samples) are `service`: event type -> attributes of that one event, present at each whole
+minute of any queried window. It starts as HEALTHY_SERVICE (the monitor passes, the
+ai-service uses 62 % of its memory); change an attribute to model a failure, or drop the
+type to model an account that has none.
 It also answers the open-issues query of "NerdGraph tutorial: Issue and incident query APIs":
 `aiIssues { issues(filter: {priority: [...], states: [...]}, timeWindow: {startTime, endTime},
 cursor: "...") { issues { <fields> } nextCursor } }` over `issues` (dicts with issueId,
@@ -20,6 +25,7 @@ error with its path is added), `graphql_errors_next` (a 200 with only `errors`),
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -38,6 +44,7 @@ _FIELD = re.compile(r'(\w+)\s*:\s*nrql\(\s*query:\s*("(?:[^"\\]|\\.)*")\s*'
 _ENVELOPE = re.compile(r"^\s*query\s*\(\s*\$account:\s*Int!\s*\)\s*\{\s*actor\s*\{\s*"
                        r"account\(id:\s*\$account\)\s*\{(?P<fields>.*)\}\s*\}\s*\}\s*$", re.S)
 _NRQL = re.compile(r"^SELECT (?P<select>.+?) FROM (?P<event>\w+)"
+                   r"(?: WHERE (?P<where>.+?))?"
                    r"(?: FACET (?P<facet>\w+))?"
                    r" SINCE (?P<since>\d+) UNTIL (?P<until>\d+)"
                    r"(?: TIMESERIES (?P<step>\d+) minutes?)?$")
@@ -46,6 +53,15 @@ _ISSUES = re.compile(r"^\s*aiIssues\s*\{\s*issues\((?P<args>[^)]*)\)\s*\{\s*issu
 ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
 _PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
 _FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
+_TERM = re.compile(r"^(\w+) (=|LIKE) '([^']*)'$")
+
+# What the real account receives every minute once the stack is up (names as the catalog's
+# service-level queries filter them).
+HEALTHY_SERVICE = {
+    "SyntheticCheck": {"monitorName": "legal-platform-web /health", "result": "SUCCESS"},
+    "ProcessSample": {"apmApplicationNames": "|legal-platform-ai-service|",
+                      "memoryUsedPercent": 62.0},
+}
 
 
 class NrqlError(Exception):
@@ -85,15 +101,42 @@ def _aggregate(select: str, events: list[dict]):
                                "min": float(min(vals)), "max": float(max(vals))}[func]
 
 
-def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False) -> list[dict]:
+def _where(text: str | None):
+    """The WHERE clause as a predicate on one event."""
+    if text is None:
+        return lambda e: True
+    tests = []
+    for term in text.split(" AND "):
+        m = _TERM.match(term.strip())
+        if not m:
+            raise NrqlError(f"NRQL Syntax Error: unsupported condition {term!r}")
+        attr, op, want = m.groups()
+        if op == "=":
+            tests.append(lambda e, a=attr, w=want: e.get(a) == w)
+        else:
+            pattern = re.compile(".*".join(re.escape(p) for p in want.split("%")) + r"\Z", re.S)
+            tests.append(lambda e, a=attr, p=pattern: isinstance(e.get(a), str)
+                         and p.match(e[a]) is not None)
+    return lambda e: all(t(e) for t in tests)
+
+
+def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False,
+             service: dict[str, dict] | None = None) -> list[dict]:
     q = _NRQL.match(nrql)
     if not q:
         raise NrqlError(f"NRQL Syntax Error: cannot parse {nrql!r}")
     since, until = int(q["since"]), int(q["until"])
     if since >= until:
         raise NrqlError("Your query's start time must be before its end time.")
+    every_minute = (service or {}).get(q["event"])
+    if every_minute is not None:
+        first = -(-since // 60_000) * 60_000
+        events = events + [{"eventType": q["event"], "timestamp": t, **every_minute}
+                           for t in range(first, until, 60_000)]
+    where = _where(q["where"])
     chosen = [e for e in events
-              if e.get("eventType", q["event"]) == q["event"] and since <= _ms(e["timestamp"]) < until]
+              if e.get("eventType", q["event"]) == q["event"] and since <= _ms(e["timestamp"]) < until
+              and where(e)]
     groups = {None: chosen}
     if q["facet"]:
         groups = {}
@@ -142,6 +185,7 @@ class FakeNerdGraph(FakeServer):
         self.issues: list[dict] = []                       # aiIssues issues
         self.issues_page_size = 25
         self.issue_queries: list[str] = []                 # the issues(...) arguments asked
+        self.service = copy.deepcopy(HEALTHY_SERVICE)      # event type -> one event a minute
 
     @property
     def url(self) -> str:
@@ -178,7 +222,8 @@ class FakeNerdGraph(FakeServer):
             failure = self.fail_alias.get(alias)
             if failure is None:
                 try:
-                    account[alias] = {"results": run_nrql(nrql, self.events, self.facet_as_list)}
+                    account[alias] = {"results": run_nrql(nrql, self.events, self.facet_as_list,
+                                                          self.service)}
                     continue
                 except NrqlError as exc:
                     failure = (str(exc), "INVALID_INPUT")

@@ -8,9 +8,13 @@ Each metric is one NRQL query with `FACET <cohort attribute>` and an explicit
                      timeout: 30) { results }
       v_skill_error_rate: nrql(query: "…", timeout: 30) { results }
       t_avg_response_time: nrql(query: "… TIMESERIES 1 minute", timeout: 30) { results }
+      s_memory_usage: nrql(query: "SELECT max(memoryUsedPercent) FROM ProcessSample WHERE … SINCE … UNTIL …", …
     } } }
 
-Rank tests get per-interval values from a TIMESERIES alias. HTTP 429 / 5xx / timeouts are
+Rank tests get per-interval values from a TIMESERIES alias. Service-level metrics (the
+catalog's raw `nrql:`, no cohort) are sent as written, without FACET, each over its own
+window (`gate_window_minutes` ending where the evaluation ends; default the evaluation
+window), and answer one row. HTTP 429 / 5xx / timeouts are
 retried by rollout.adapters.http; GraphQL errors that leave no data at all and are
 transient (TIMEOUT, INTERNAL_SERVER_ERROR, SERVER_ERROR) retry the request; a bad key is
 never retried; an error on some aliases beside data becomes a per-metric error.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rollout.adapters import http
 from rollout.core.observations import COHORTS, CohortData, Observations
@@ -41,7 +45,7 @@ def bucket_minutes(start: datetime, end: datetime, buckets: int) -> int:
 
 
 def build_queries(catalog, start: datetime, end: datetime, buckets: int = 60) -> dict[str, tuple]:
-    """alias -> (metric name or None, kind, NRQL); kind is requests | value | series."""
+    """alias -> (metric name or None, kind, NRQL); kind is requests | value | series | service."""
     window = f"{_ms(start)} UNTIL {_ms(end)}"
     attr = catalog.cohort_attribute
     out = {REQUESTS: (None, "requests",
@@ -49,7 +53,13 @@ def build_queries(catalog, start: datetime, end: datetime, buckets: int = 60) ->
     step = bucket_minutes(start, end, buckets)
     series = f"{step} minute{'s' * (step != 1)}"
     for m in catalog.metrics.values():
-        if not m.aggregate:     # derived: computed by the gate; nrql-only: no cohort
+        if m.service_level:
+            own = m.own_window_minutes
+            since = start if own is None else end - timedelta(minutes=own)
+            out[f"s_{m.name}"] = (m.name, "service",
+                                  m.nrql(catalog, since=f"{_ms(since)} UNTIL {_ms(end)}"))
+            continue
+        if not m.aggregate:     # derived: computed by the gate
             continue
         out[f"v_{m.name}"] = (m.name, "value", m.nrql(catalog, facet=True, since=window))
         if m.compare and m.compare.get("test") == "mann_whitney":
@@ -199,6 +209,7 @@ class NewRelicSource:
                 requests[c] = int(_value(row, attr) or 0)
         values = {c: {} for c in COHORTS}
         samples = {c: {} for c in COHORTS}
+        service: dict[str, float | None] = {}
         errors: dict[str, str] = {}
         for alias, (name, kind, _) in queries.items():
             if kind == "requests":
@@ -208,7 +219,9 @@ class NewRelicSource:
             if not isinstance(rows, list):
                 errors[name] = alias_errors.get(alias) or "New Relic returned no result"
                 continue
-            if kind == "value":
+            if kind == "service":           # one row without facet; no row is no value
+                service[name] = _value(rows[0], attr) if rows and isinstance(rows[0], dict) else None
+            elif kind == "value":
                 for c in COHORTS:
                     values[c][name] = None          # a cohort without rows has no value
                 for row in rows:
@@ -232,4 +245,4 @@ class NewRelicSource:
                 if "percentage" in agg and v is not None:
                     counts[name] = round(v * requests[c] / 100.0)
             cohorts[c] = CohortData(requests[c], values[c], samples[c], counts)
-        return Observations(start, end, cohorts, errors)
+        return Observations(start, end, cohorts, errors, service)

@@ -413,5 +413,7 @@ class SQLiteEventSource:
         for code, name in ((1, "canary"), (0, "control")):
             cohorts[name], errs = cohort_data(catalog, events[events["cohort"] == code])
             errors.update(errs)
-        return Observations(start, end, cohorts, errors)
+        # SkillExecution events hold no synthetic checks or process samples
+        unmeasured = frozenset(m.name for m in catalog.metrics.values() if m.service_level)
+        return Observations(start, end, cohorts, errors, unmeasured=unmeasured)
 
