@@ -103,13 +103,14 @@ def test_breach_rolls_back_records_abort_and_proposes_the_revert(live, fakes):
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(gh.open_pulls()) == 1 and len(slack.messages) == 1 and len(pd.events) == 1
 
-    # retry clears the abort; the page is resolved; reconcile resumes at 5 %
+    # retry clears the abort; the page is resolved; reconcile climbs again from 0 to 5 %
     assert rollout(["retry", "skills_rollout", "--reason", "fixed the prompt"], live,
                    env).returncode == 0
     assert rollout(["guard", "--once"], live, env).returncode == 0
     assert [e["event_action"] for e in pd.events] == ["trigger", "resolve"]
     res = rollout(["reconcile"], live, env)
-    assert res.returncode == 0 and "resume at 5%" in res.stdout
+    assert res.returncode == 0 and "climbing the ladder again" in res.stdout
+    assert "0% → 5%" in res.stdout
 
 
 def test_a_failing_notifier_never_blocks_the_rollback(live, fakes):

@@ -52,14 +52,14 @@ ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"         # 32 characters, as Pag
 
 # Exit codes each workflow's script treats as an answer (anything else is a broken command):
 # the gate step's `case` names 0/1/3/4; the guard step 0 (quiet) and 3 (rollback happened);
-# apply's reconcile 0 and 1 (held, red on purpose); validate 1 = a refused move and, with
+# apply's reconcile 0, 1 (held) and 3 (the gate says roll back), the last two red on purpose; validate 1 = a refused move and, with
 # --metrics, the gate's 1/3/4; `changed` must succeed or the gate step stops.
 ACCEPTED = {
     "validate": {0, 1},
     "validate --metrics": {0, 1, 3, 4},
     "changed": {0},
     "gate": {0, 1, 3, 4},
-    "reconcile": {0, 1},
+    "reconcile": {0, 1, 3},     # 3: the gate says roll back (the step up is refused)
     "guard": {0, 3},
 }
 
@@ -97,7 +97,7 @@ SCENARIOS = {
     # New Relic reports it: the gates say rollback, reconcile refuses the step up, the
     # guard rolls back and tells Slack, PagerDuty and GitHub.
     "breach": Scenario(5, 25, FAULTY["error-rate"], {
-        "validate": 0, "validate --metrics": 3, "changed": 0, "gate": 3, "reconcile": 1,
+        "validate": 0, "validate --metrics": 3, "changed": 0, "gate": 3, "reconcile": 3,
         "guard": 3}),
 }
 
