@@ -161,7 +161,7 @@ def test_memory_above_95_rolls_back_through_new_relic(live, fakes):
     traffic = generate_events(np.random.default_rng(3), NOW - timedelta(hours=1),
                               timedelta(hours=1), 4000, 5, lambda c: CANARY if c else CONTROL)
     with FakeNerdGraph(traffic) as nr:
-        nr.service["ProcessSample"]["memoryUsedPercent"] = 96.5
+        nr.service["SystemSample"]["memoryUsedPercent"] = 96.5
         r = rollout(["guard", "--once", "--metrics", f"newrelic://{nr.account_id}", "-o", "json"],
                     live, {**env, "NEW_RELIC_API_KEY": API_KEY, "NEW_RELIC_API_URL": nr.url})
         assert r.returncode == 3, r.stdout + r.stderr

@@ -127,9 +127,9 @@ def gate(obs):
 
 
 def test_memory_above_95_rolls_back(nerdgraph):
-    nerdgraph.service["ProcessSample"]["memoryUsedPercent"] = 96.5
-    nerdgraph.events.append({"eventType": "ProcessSample", "timestamp": "2026-11-20T08:10:00Z",
-                             "apmApplicationNames": "|other-service|", "memoryUsedPercent": 99.0})
+    nerdgraph.service["SystemSample"]["memoryUsedPercent"] = 96.5
+    nerdgraph.events.append({"eventType": "SystemSample", "timestamp": "2026-11-20T08:10:00Z",
+                             "hostname": "srv-other-service-1", "memoryUsedPercent": 99.0})
     obs = source(nerdgraph).fetch(CATALOG, *HOUR)
     assert obs.service["memory_usage"] == 96.5        # another service's samples do not count
     assert gate(obs)["memory_usage"].verdict == ROLLBACK and len(nerdgraph.requests) == 1

@@ -59,8 +59,8 @@ _TERM = re.compile(r"^(\w+) (=|LIKE) '([^']*)'$")
 # service-level queries filter them).
 HEALTHY_SERVICE = {
     "SyntheticCheck": {"monitorName": "legal-platform-web /health", "result": "SUCCESS"},
-    "ProcessSample": {"apmApplicationNames": "|legal-platform-ai-service|",
-                      "memoryUsedPercent": 62.0},
+    "SystemSample": {"hostname": "srv-legal-platform-ai-service-5f7c",
+                     "memoryUsedPercent": 62.0},
 }
 
 

@@ -8,7 +8,7 @@ Each metric is one NRQL query with `FACET <cohort attribute>` and an explicit
                      timeout: 30) { results }
       v_skill_error_rate: nrql(query: "…", timeout: 30) { results }
       t_avg_response_time: nrql(query: "… TIMESERIES 1 minute", timeout: 30) { results }
-      s_memory_usage: nrql(query: "SELECT max(memoryUsedPercent) FROM ProcessSample WHERE … SINCE … UNTIL …", …
+      s_memory_usage: nrql(query: "SELECT max(memoryUsedPercent) FROM SystemSample WHERE … SINCE … UNTIL …", …
     } } }
 
 Rank tests get per-interval values from a TIMESERIES alias. Service-level metrics (the
