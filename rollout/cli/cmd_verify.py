@@ -128,6 +128,7 @@ def run(args) -> int:
     if args.output == "json":
         print_json(verify.to_json(checklist, url, start, at))
     else:
-        fmt = lambda t: t.strftime("%Y-%m-%d %H:%M UTC")
+        from rollout.core.state import format_utc as fmt
+
         print(verify.render_markdown(checklist, url, f"{fmt(start)} to {fmt(at)}"))
     return checklist.exit_code

@@ -39,7 +39,8 @@ def _headline(r: GateResult) -> str:
 
 
 def _window(r: GateResult) -> str:
-    fmt = lambda t: t.strftime("%Y-%m-%d %H:%M UTC")
+    from rollout.core.state import format_utc as fmt
+
     if r.window_start and r.window_end:
         return f"metrics from {fmt(r.window_start)} to {fmt(r.window_end)}"
     return f"as of {fmt(r.at)}" if r.at else ""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from rollout.core.catalog import Catalog, Condition, PAGING
+from rollout.core.state import format_utc
 from rollout.core.reportdata import EMPTY, Bucket, CohortSummary, Summary, Window
 from rollout.core.rules import soak_status
 from rollout.core.state import ABORTED, CHANGES, HELD, REFUSED, RETRY, Event, FlagState, \
@@ -52,8 +53,7 @@ NICE_BUCKETS = [timedelta(minutes=m) for m in (1, 5, 15, 30, 60, 120, 180, 360, 
 SERIES_METRICS = (ERROR_RATE, P95)
 
 
-def utc(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+utc = format_utc
 
 
 # -- the history, digested ----------------------------------------------------------------------

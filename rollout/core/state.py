@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +42,11 @@ def format_duration(td: timedelta) -> str:
     if not h:
         return f"{m}m"
     return f"{h}h{m:02d}m" if m else f"{h}h"
+
+
+def format_utc(t: datetime) -> str:
+    """A time as people read it in reports and comments, converted to UTC first."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
