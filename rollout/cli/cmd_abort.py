@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from rollout.cli.common import add_flags_dir, add_output, add_store
+from rollout.cli.common import add_flags_dir, add_output, add_store, required_reason
 from rollout.errors import EXIT_OK, EXIT_ROLLBACK, UserError
 
 EPILOG = """\
@@ -26,8 +26,7 @@ def register(sub) -> None:
     p.add_argument("--reason", required=True, help="why (goes into history, PR and messages)")
     p.add_argument("--severity", choices=("SEV1", "SEV2", "SEV3"), default="SEV2",
                    help="SEV1/SEV2 page PagerDuty, SEV3 notifies Slack only (default SEV2)")
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     add_flags_dir(p)
     add_output(p)
     p.set_defaults(func=run)
@@ -40,8 +39,7 @@ def run(args) -> int:
     from rollout.flagfiles import current_commit, find_flag
     from rollout.guard import Notifiers, Outcome, abort, deliver
 
-    if not args.reason.strip():
-        raise UserError("--reason: expected a non-empty explanation")
+    reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
     at = now()
     with open_store(store_url(args.store), args.history) as store:
@@ -49,9 +47,9 @@ def run(args) -> int:
         if applied is None or applied.percentage == 0:
             print(f"{state.flag} is already at 0%: nothing to abort")
             return EXIT_OK
-        reason = f"manual abort by {actor()}: {args.reason.strip()}"
+        reason = f"manual abort by {actor()}: {reason}"
         evidence = {"severity": args.severity, "title": f"manual rollback of {state.flag}",
-                    "markdown": f"| reason | actor |\n|---|---|\n| {args.reason.strip()} | {actor()} |\n"}
+                    "markdown": f"| reason | actor |\n|---|---|\n| {reason} | {actor()} |\n"}
         event = abort(state, store, applied, reasons=[reason], evidence=evidence, now=at,
                       commit=current_commit(), actor=actor())
         if event is None:

@@ -41,8 +41,7 @@ def register(sub) -> None:
                    help="metrics window ending now (default 1h; e.g. 30m, 6h)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     add_flags_dir(p)
     add_output(p)
     p.set_defaults(func=run)

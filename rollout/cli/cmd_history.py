@@ -18,8 +18,7 @@ def register(sub) -> None:
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", help="flag name, e.g. skills_rollout")
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     add_output(p)
     p.set_defaults(func=run)
 

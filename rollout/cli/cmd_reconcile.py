@@ -28,9 +28,7 @@ def register(sub) -> None:
     p = sub.add_parser("reconcile", help="apply the committed state to the flag store",
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_store(p)
-    p.add_argument("--history", metavar="URL",
-                   help="history store for an http(s) flag store (sqlite:///... or postgres://...)")
+    add_store(p, history=True)
     p.add_argument("--metrics", metavar="URL",
                    help="metric source for the gate (default: the events in the sqlite store)")
     p.add_argument("--dry-run", action="store_true", help="decide and print; write nothing")

@@ -52,8 +52,7 @@ def register(sub) -> None:
                         "event in the metric source (after a drill, whose time ends in the past)")
     p.add_argument("--window", metavar="DURATION",
                    help="length of the report window for daily, sla and cost (e.g. 24h, 48h, 7d)")
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     p.add_argument("--metrics", metavar="URL",
                    help="newrelic://ACCOUNT_ID or sqlite:///PATH (default: the events in the "
                         "sqlite store; or set ROLLOUT_METRICS)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from rollout.cli.common import add_flags_dir, add_store
+from rollout.cli.common import add_flags_dir, add_store, required_reason
 from rollout.errors import EXIT_OK, UserError
 
 EPILOG = """\
@@ -24,8 +24,7 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", help="flag name")
     p.add_argument("--reason", required=True, help="why it is safe to resume (recorded)")
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     add_flags_dir(p)
     p.set_defaults(func=run)
 
@@ -37,8 +36,7 @@ def run(args) -> int:
     from rollout.core.state import RETRY, Event
     from rollout.flagfiles import current_commit, find_flag
 
-    if not args.reason.strip():
-        raise UserError("--reason: expected a non-empty explanation")
+    reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
     with open_store(store_url(args.store), args.history) as store:
         abort = active_abort(store.history(state.flag), state.flag, state.revision)
@@ -46,7 +44,7 @@ def run(args) -> int:
             raise UserError(f"{state.flag}: no abort stands against revision "
                             f"{state.revision[:12]}; nothing to retry")
         store.record(Event(flag=state.flag, at=now(), kind=RETRY, from_pct=abort.to_pct,
-                           to_pct=abort.from_pct, reasons=(args.reason.strip(),),
+                           to_pct=abort.from_pct, reasons=(reason,),
                            revision=state.revision, commit=current_commit(), actor=actor()))
     print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
           f"`rollout reconcile` climbs the ladder again toward {state.percentage}%, one step "

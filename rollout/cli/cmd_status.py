@@ -17,8 +17,7 @@ def register(sub) -> None:
     p = sub.add_parser("status", help="desired, applied, step, soak and last decision per flag",
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_store(p)
-    p.add_argument("--history", metavar="URL", help="history store for an http(s) flag store")
+    add_store(p, history=True)
     add_flags_dir(p)
     add_output(p)
     p.set_defaults(func=run)

@@ -32,10 +32,7 @@ def register(sub) -> None:
     init = actions.add_parser("init", help="create or migrate the store's tables",
                               description=__doc__, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_store(init)
-    init.add_argument("--history", metavar="URL",
-                      help="history store of an http(s) flag store "
-                           "(sqlite:///... or postgres://...)")
+    add_store(init, history=True)
     init.set_defaults(func=run)
 
 

@@ -13,10 +13,21 @@ from pathlib import Path
 from rollout.errors import UserError
 
 
-def add_store(p: argparse.ArgumentParser) -> None:
+def add_store(p: argparse.ArgumentParser, history: bool = False) -> None:
     p.add_argument("--store", metavar="URL",
                    help="flag store: sqlite:///PATH (default sqlite:///.rollout/flags.db), "
                         "postgres://..., https://...; or set ROLLOUT_STORE")
+    if history:
+        p.add_argument("--history", metavar="URL",
+                       help="history store of an http(s) flag store (postgres://... or "
+                            "sqlite:///PATH); or set ROLLOUT_HISTORY")
+
+
+def required_reason(text: str) -> str:
+    """--reason goes into the history, the pull request and the messages: never empty."""
+    if not text.strip():
+        raise UserError("--reason: expected a non-empty explanation")
+    return text.strip()
 
 
 def add_flags_dir(p: argparse.ArgumentParser) -> None:
