@@ -50,18 +50,19 @@ def register(sub) -> None:
                         "(default: the catalog's min_requests, 100)")
     p.add_argument("--output", "-o", choices=("table", "json", "markdown"), default="table",
                    help="output format (default: table)")
-    add_store(p)
+    add_store(p, history=True)
     add_flags_dir(p)
     p.set_defaults(func=run)
 
 
-def judge(state, store_url: str, metrics: str | None, at, window, min_requests=None):
+def judge(state, store_url: str, metrics: str | None, at, window, min_requests=None,
+          history_url: str | None = None):
     """The gate of `state`'s applied step as of `at`, from the store's history."""
     from rollout.adapters.metrics import metrics_url, open_source
     from rollout.adapters.store import open_store
     from rollout.gating import applied_as_of, gate_result
 
-    with open_store(store_url) as store:
+    with open_store(store_url, history_url) as store:
         history = store.history(state.flag, until=at)
         pct = applied_as_of(history, store.read(state.flag), at)
     source = open_source(metrics_url(metrics), store_url) if pct > 0 else None   # no canary yet
@@ -76,7 +77,8 @@ def gate_for_move(state, from_pct: int, args) -> int:
     from rollout.core.gate_render import render_markdown
     from rollout.gating import STEP_UP_WINDOW
 
-    result = judge(state, store_url(args.store), args.metrics, now(), STEP_UP_WINDOW)
+    result = judge(state, store_url(args.store), args.metrics, now(), STEP_UP_WINDOW,
+                   history_url=args.history)
     text = render_markdown(result)
     print(text)
     _append_summary(text)
@@ -108,7 +110,7 @@ def run(args) -> int:
         raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
     at = parse_time(args.at) if args.at else now()
     result = judge(find_flag(args.flag, args.flags), store_url(args.store), args.metrics, at,
-                   window, args.min_requests)
+                   window, args.min_requests, history_url=args.history)
     catalog = load_catalog()
     print(render(result, args.output, catalog))
     _append_summary(render_markdown(result, catalog))

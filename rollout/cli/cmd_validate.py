@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rollout.cli.common import add_flags_dir
+from rollout.cli.common import add_flags_dir, add_store
 from rollout.errors import EXIT_HELD, EXIT_OK, UserError
 
 EPILOG = """\
@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--base", metavar="REF", help="git revision to judge the move from")
     p.add_argument("--metrics", metavar="URL",
                    help="with --base: run the gate for each step up (newrelic://, sqlite:///...)")
-    p.add_argument("--store", metavar="URL", help="store for the gate's soak check")
+    add_store(p, history=True)        # with --metrics: the soak history the gate reads
     add_flags_dir(p)
     p.set_defaults(func=run)
 
