@@ -162,6 +162,11 @@ class Catalog:
         return [(m, a) for m in self.metrics.values() for a in m.alerts]
 
 
+def savings_percent(canary: float | None, control: float | None) -> float | None:
+    """A `derived: {savings_of: M}` metric: (control - canary) / control * 100 of M."""
+    return (control - canary) / control * 100.0 if canary is not None and control else None
+
+
 def _notify_for(severity: str) -> str:
     return "pagerduty" if severity in PAGING else "slack"
 

@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from rollout.core.catalog import savings_percent
 from rollout.core.observations import EMPTY, Observations
 from rollout.core.stats import mann_whitney_p, two_proportion_p
 from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK, EXIT_ROLLBACK
@@ -238,7 +239,7 @@ def _absolute(m, thr, can, ctl, base, minimum) -> Check:
                   metric=m.name, unit=m.unit)
     if base:                    # derived: savings of the canary against control
         cv, kv = can.values.get(base.name), ctl.values.get(base.name)
-        value = (kv - cv) / kv * 100.0 if cv is not None and kv else None
+        value = savings_percent(cv, kv)
         shown_control, delta = None, None
         short = _too_little(can.requests, ctl.requests, minimum)
         basis = (f"{base.title.lower()} {format_value(cv, base.unit)} vs control "

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from rollout.core.catalog import Catalog, Condition, PAGING
+from rollout.core.catalog import PAGING, Catalog, Condition, savings_percent
 from rollout.core.state import format_utc
 from rollout.core.reportdata import EMPTY, Bucket, CohortSummary, Summary, Window
 from rollout.core.rules import soak_status
@@ -218,8 +218,7 @@ def all_met(lines: list[dict]) -> bool | None:
 def savings(catalog: Catalog, canary: CohortSummary, control: CohortSummary) -> float | None:
     """The catalog's derived metric: (control - canary) / control * 100 of its base metric."""
     base = catalog.metrics[SAVINGS].derived["savings_of"]
-    cv, kv = canary.value(base), control.value(base)
-    return (kv - cv) / kv * 100.0 if cv is not None and kv else None
+    return savings_percent(canary.value(base), control.value(base))
 
 
 def baseline(catalog: Catalog, summaries: dict[str, Summary], name: str = "main"
