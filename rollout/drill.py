@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from rollout.core.bucketing import bucket
+from rollout.gating import GUARD_WINDOW, STEP_UP_WINDOW
 from rollout.core.state import FlagState
 from rollout.errors import ExternalError
 
@@ -54,8 +55,8 @@ class DrillConfig:
     speed: float = 0.0                   # simulated seconds per real second; 0 = as fast as possible
     requests_per_hour: int = 2400        # 5 % of it must reach the gate's 100-request minimum
     tick: timedelta = timedelta(minutes=30)          # guard interval (simulated)
-    guard_window: timedelta = timedelta(hours=1)
-    gate_window: timedelta = timedelta(hours=24)
+    guard_window: timedelta = GUARD_WINDOW
+    gate_window: timedelta = STEP_UP_WINDOW
     fault_after: timedelta = timedelta(hours=24)     # into the canary step
     seed: int = 7
 

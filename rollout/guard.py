@@ -184,14 +184,13 @@ def pending_deliveries(state: FlagState, store: FlagStore, notifiers: Notifiers,
     return report
 
 
-WIDEST = timedelta(hours=24)
-
-
 def widening(window: timedelta) -> list[timedelta]:
-    """The window, then 4x, 12x... wider, up to 24 h."""
+    """The window, then 4x, 12x... wider, up to the step-up gate's own window (24 h)."""
+    from rollout.gating import STEP_UP_WINDOW
+
     spans = [window]
     for factor in (4, 12, 24):
-        wider = min(window * factor, WIDEST)
+        wider = min(window * factor, STEP_UP_WINDOW)
         if wider > spans[-1]:
             spans.append(wider)
     return spans

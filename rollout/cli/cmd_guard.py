@@ -37,7 +37,7 @@ def register(sub) -> None:
     mode.add_argument("--interval", type=float, metavar="SECONDS",
                       help="evaluate every SECONDS until interrupted")
     p.add_argument("--count", type=int, metavar="N", help="with --interval: stop after N runs")
-    p.add_argument("--window", default="1h", metavar="DURATION",
+    p.add_argument("--window", default="1h", metavar="DURATION",   # gating.GUARD_WINDOW
                    help="metrics window ending now (default 1h; e.g. 30m, 6h)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
