@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install bench clean
+.PHONY: run test test-slow install bench clean
 
 $(BIN)/rollout: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The long loops too (fault injection, HA kill loops): minutes, not for every push.
+test-slow: install
+	$(BIN)/python -m pytest -m ''
 
 bench: install
 	$(BIN)/python bench/cli_startup.py
