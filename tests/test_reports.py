@@ -20,7 +20,6 @@ import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -37,6 +36,7 @@ from rollout.core.state import ABORTED, APPLIED, HELD, RETRY, Event
 from rollout.flagfiles import load_flag
 from rollout.reporting import make_report
 from tests.cli import ROOT, make_repo, rollout
+from tests.seeds import seed
 
 FLAG = "skills_rollout"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -468,12 +468,14 @@ def test_review_template_keeps_the_seed_structure():
     template = (ROOT / "rollout/data/post_deployment_review.md").read_text()
     blank = fill(template, {})
     assert "{{" not in blank and "{{/}}" not in blank
-    seed = sorted(Path("/work/shared/seeds").glob("000_*")) if Path("/work/shared/seeds").is_dir() else []
-    if seed:                     # where the seed is at hand: identical, character for character
-        assert blank == seed[0].read_text()
     headings = [l for l in blank.splitlines() if l.startswith("#")]
     assert headings[0] == "# Post-Deployment Review Template" and "## 11. Acceptance Criteria Validation" in headings
     assert len(headings) == 52
+
+
+def test_review_template_without_values_is_the_seed_character_for_character():
+    template = (ROOT / "rollout/data/post_deployment_review.md").read_text()
+    assert fill(template, {}) == seed("000").read_text()      # skips without the seeds, fails under CI
 
 
 # -- the chart ----------------------------------------------------------------------------------
