@@ -1,6 +1,7 @@
 """How a number is written, per unit: the catalog's (percent, ms, usd, count) and the
-reports' own (uptime: a percentage to three decimals; text). One place, so the gate, the
-pull-request comment, the reports, the chart and `rollout verify` write 5,000 ms alike.
+reports' own (uptime: a percentage to three decimals; text). One row per unit, so the
+gate, the pull-request comment, the reports, the chart and `rollout verify` write 5,000 ms
+alike.
 
     format_value      a measured value: 0.51 %, 3,172 ms, $0.0181, 2,927
     format_delta      a difference, signed: −0.03 pts, +445 ms
@@ -11,53 +12,54 @@ pull-request comment, the reports, the chart and `rollout verify` write 5,000 ms
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 NO_VALUE = "—"
 _OPERATORS = {"<=": "≤", ">=": "≥"}       # as people write them
 
+Format = Callable[[float], str]
+_plain: Format = lambda v: f"{v:g}"
+
+
+@dataclass(frozen=True)
+class Unit:
+    value: Format                   # a measured value
+    delta: Format = _plain          # the size of a difference (the sign is added)
+    limit: Format = _plain          # the number in a threshold
+    axis: Format = _plain           # a chart label
+
+
+UNITS = {
+    "percent": Unit(lambda v: f"{v:.2f} %", lambda v: f"{v:.2f} pts", lambda v: f"{v:g} %",
+                    lambda v: f"{v:g} %"),
+    # 99.995 must not print as 100.00 against a 99.9 SLA
+    "uptime": Unit(lambda v: f"{v:.3f} %", limit=lambda v: f"{v:g} %"),
+    "ms": Unit(lambda v: f"{v:,.0f} ms", lambda v: f"{v:,.0f} ms", lambda v: f"{v:,.0f} ms",
+               lambda v: f"{v / 1000:g} s"),
+    "usd": Unit(lambda v: f"${v:.4f}", lambda v: f"${v:.4f}", lambda v: f"${v:g}"),
+    "count": Unit(lambda v: f"{v:,}" if isinstance(v, int) else f"{v:,g}"),
+    "text": Unit(str),
+}
+PLAIN = Unit(_plain)                # no unit, or one the catalog does not know
+
+
+def _unit(unit: str | None) -> Unit:
+    return UNITS.get(unit, PLAIN)
+
 
 def format_value(v, unit: str | None) -> str:
-    if v is None:
-        return NO_VALUE
-    if unit == "percent":
-        return f"{v:.2f} %"
-    if unit == "uptime":                # 99.995 must not print as 100.00 against a 99.9 SLA
-        return f"{v:.3f} %"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "usd":
-        return f"${v:.4f}"
-    if unit == "count":
-        return f"{v:,}" if isinstance(v, int) else f"{v:,g}"
-    if unit == "text":
-        return str(v)
-    return f"{v:g}"
+    return NO_VALUE if v is None else _unit(unit).value(v)
 
 
 def format_delta(v: float | None, unit: str | None) -> str:
     if v is None:
         return NO_VALUE
-    sign = "+" if v >= 0 else "−"
-    if unit == "percent":
-        return f"{sign}{abs(v):.2f} pts"
-    if unit == "ms":
-        return f"{sign}{abs(v):,.0f} ms"
-    if unit == "usd":
-        return f"{sign}${abs(v):.4f}"
-    return f"{sign}{abs(v):g}"
+    return ("+" if v >= 0 else "−") + _unit(unit).delta(abs(v))
 
 
 def format_usd_total(v: float | None) -> str:
     return NO_VALUE if v is None else f"${v:,.2f}"
-
-
-def _number(v: float, unit: str | None) -> str:
-    if unit in ("percent", "uptime"):
-        return f"{v:g} %"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "usd":
-        return f"${v:g}"
-    return f"{v:g}"
 
 
 def format_threshold(cond, unit: str | None) -> str:
@@ -67,7 +69,7 @@ def format_threshold(cond, unit: str | None) -> str:
         return NO_VALUE
     if cond.op == "..":
         return str(cond)
-    return f"{_OPERATORS.get(cond.op, cond.op)} {_number(cond.value, unit)}"
+    return f"{_OPERATORS.get(cond.op, cond.op)} {_unit(unit).limit(cond.value)}"
 
 
 def format_rule(cond, unit: str | None) -> str:
@@ -77,8 +79,4 @@ def format_rule(cond, unit: str | None) -> str:
 
 def format_axis(v: float, unit: str | None) -> str:
     """A chart's threshold label: milliseconds in seconds ('10 s'), percentages ('5 %')."""
-    if unit == "ms":
-        return f"{v / 1000:g} s"
-    if unit == "percent":
-        return f"{v:g} %"
-    return f"{v:g}"
+    return _unit(unit).axis(v)
