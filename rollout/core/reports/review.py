@@ -222,11 +222,11 @@ def _weeks(c: Inputs) -> tuple[tuple[CostWeek, ...], CostWeek]:
         pct = _share(fig.saved, fig.without_skills)
         weeks.append(CostWeek(fig.with_skills, fig.without_skills, fig.saved, pct, met(pct), k,
                               summary.window))
-    tot = {k: (sum(getattr(w, k) for w in weeks)
-               if weeks and all(getattr(w, k) is not None for w in weeks) else None)
-           for k in ("with_skills", "without_skills", "saved")}
-    pct = _share(tot["saved"], tot["without_skills"])
-    return tuple(weeks), CostWeek(**tot, savings_pct=pct, met=met(pct))
+    add = lambda values: sum(values) if weeks and None not in values else None
+    with_ = add([w.with_skills for w in weeks])
+    without, saved = add([w.without_skills for w in weeks]), add([w.saved for w in weeks])
+    pct = _share(saved, without)
+    return tuple(weeks), CostWeek(with_, without, saved, pct, met(pct))
 
 
 def _criteria(c: Inputs, phases, sla: tuple[Line, ...], total: CostWeek) -> dict[str, Criterion]:
@@ -258,25 +258,29 @@ def build(c: Inputs) -> ReviewReport:
     phases = tuple(_phase(c, s) for s in steps)
     dep = c.main
     can = dep.cohort("canary")
-    _, base_note = c.baseline()
     weeks, total = _weeks(c)
     full = phases[-1] if phases else None
     sla = sla_lines(c.catalog, dep)
-    err, err_target = can.value(ERROR_RATE), c.target(ERROR_RATE)
+    err = can.value(ERROR_RATE)
     success = 100.0 - err if err is not None else None
     ac = _criteria(c, phases, sla, total)
     rolled_back = tl.current is not None and tl.current.pct == 0 and bool(tl.rollbacks)
+    ended = max((p.completed for p in phases if p.completed), default=None) or at
     up = dep.uptime
     return ReviewReport(
-        c.header("Post-Deployment Review"), tl.start,
-        "rollback" if rolled_back else "successful" if ac["AC#1"].met else "partial",
-        phases, tuple(_decision(c, a, b) for a, b in zip(steps, steps[1:])),
-        (max((p.completed for p in phases if p.completed), default=None) or at) - tl.start
-        if tl.start else None,
-        _performance(c, sla), full.error_rate if full and full.started else err,
-        err, can.value(TIMEOUTS), weeks, total, base_note, model_mix(can), can.value(TOKENS), sla,
-        success, None if success is None else Condition(">", 100 - err_target.value).met(success),
-        UptimeFacts(up.percent, up.method, len(up.outages) if up.outages is not None else None,
-                    up.down_minutes),
-        tuple(e for e in tl.rollbacks if e.kind == ABORTED and severity(e) in PAGING),
-        ac)
+        header=c.header("Post-Deployment Review"), deployment_start=tl.start,
+        status="rollback" if rolled_back else "successful" if ac["AC#1"].met else "partial",
+        phases=phases, decisions=tuple(_decision(c, a, b) for a, b in zip(steps, steps[1:])),
+        total_duration=ended - tl.start if tl.start else None,
+        performance=_performance(c, sla),
+        post_error_rate=full.error_rate if full and full.started else err,
+        skill_errors=err, timeouts=can.value(TIMEOUTS), weeks=weeks, weeks_total=total,
+        baseline_source=c.baseline()[1], models=model_mix(can),
+        token_reduction=can.value(TOKENS), sla=sla, success_rate=success,
+        # 100 minus the error-rate target: "> 98 %" successful
+        success_met=None if success is None else
+        Condition(">", 100 - c.target(ERROR_RATE).value).met(success),
+        uptime=UptimeFacts(up.percent, up.method,
+                           len(up.outages) if up.outages is not None else None, up.down_minutes),
+        critical=tuple(e for e in tl.rollbacks if e.kind == ABORTED and severity(e) in PAGING),
+        ac=ac)
