@@ -124,8 +124,10 @@ def generate_events(rng: np.random.Generator, start: datetime, tick: timedelta, 
 
 
 def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor: str = "drill",
-              clock=time.perf_counter) -> dict:
-    """Walk the ladder of `base` on a simulated clock; returns the drill's JSON summary."""
+              clock=time.perf_counter, ends_by: datetime | None = None) -> dict:
+    """Walk the ladder of `base` on a simulated clock; returns the drill's JSON summary.
+    The simulated time ends around `ends_by` (default: now), so a pinned clock
+    (ROLLOUT_NOW) makes the whole rehearsal repeatable to the byte."""
     from rollout.adapters.metrics import open_source
     from rollout.adapters.metrics.sqlite_events import insert_columns
     from rollout.adapters.store.sqlite import sqlite_path
@@ -139,7 +141,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     rng = np.random.default_rng(cfg.seed)
     ladder = base.ladder
     total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + 2 * cfg.gate_window
-    t0 = (datetime.now(timezone.utc) - total).replace(minute=0, second=0, microsecond=0)
+    t0 = ((ends_by or datetime.now(timezone.utc)) - total).replace(minute=0, second=0, microsecond=0)
     now = t0
     db = sqlite_path(store_url)
     source = open_source(store_url, store_url)   # the rehearsal's own events, always

@@ -3,6 +3,12 @@ import pytest
 from tests.stores import BACKENDS, make_factory
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from the current code instead of comparing "
+                          "(tests/test_golden.py); review the diff before committing it")
+
+
 @pytest.fixture(params=BACKENDS)
 def store_factory(request, tmp_path):
     factory, cleanup = make_factory(request.param, tmp_path)

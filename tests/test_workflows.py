@@ -6,7 +6,6 @@ actions, secrets used other than by name, overlapping production writers.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.seeds import seed
 from tests.workflow_commands import extract_rollout_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +22,6 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 DOCS = ROOT / "docs" / "workflows.md"
 TEMPLATE = ROOT / ".github" / "pull_request_template.md"
-# The playbook seed lives beside the repository in this project's workspace; a fork
-# can point ROLLOUT_SEEDS_DIR at its own copy. Without it the criteria test skips.
-SEEDS = Path(os.environ.get("ROLLOUT_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
 
 PRODUCTION_GROUP = "production"
 
@@ -377,13 +374,11 @@ def _criteria_bullets(text: str) -> list[str]:
 
 
 def test_template_criteria_match_the_playbook_word_for_word():
-    seeds = sorted(SEEDS.glob("003_*")) if SEEDS.is_dir() else []
-    if not seeds:
-        pytest.skip(f"playbook seed 003_* not found under {SEEDS}")
+    playbook_seed = seed("003")         # skips without the seeds, fails under CI
     template = TEMPLATE.read_text(encoding="utf-8")
     section = template.split("<!-- criteria:start")[1].split("<!-- criteria:end -->")[0]
     ours = _criteria_bullets(section)
-    playbook = _criteria_bullets(seeds[0].read_text(encoding="utf-8"))
+    playbook = _criteria_bullets(playbook_seed.read_text(encoding="utf-8"))
     assert ours == playbook
     assert len(ours) == 6 + 5 + 6 + 6 + 4 + 3 + 7
 

@@ -60,7 +60,7 @@ def expected(summary: dict) -> bool:
 
 def run(args) -> int:
     from rollout.adapters.store import open_store
-    from rollout.cli.common import print_json, print_table
+    from rollout.cli.common import now, print_json, print_table
     from rollout.drill import DrillConfig, run_drill
     from rollout.flagfiles import find_flag
 
@@ -81,7 +81,8 @@ def run(args) -> int:
                             f"a drill needs a store of its own")
         summary = run_drill(base, store, url, DrillConfig(fault=args.fault, speed=args.speed,
                                                           requests_per_hour=args.rate,
-                                                          seed=args.seed))
+                                                          seed=args.seed),
+                            ends_by=now())
     ok = expected(summary)
     summary["as_expected"] = ok
     if args.output == "json":

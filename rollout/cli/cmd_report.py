@@ -5,10 +5,9 @@ import argparse
 from pathlib import Path
 
 from rollout.cli.common import add_flags_dir, add_store
-from rollout.errors import EXIT_OK
+from rollout.errors import EXIT_OK, UserError
 
-KINDS = ("daily", "sla", "cost", "final", "review")
-TEMPLATE = Path(__file__).resolve().parent.parent / "data" / "post_deployment_review.md"
+KINDS = ("daily", "sla", "cost", "final", "review")     # rollout.core.reports.KINDS, kept light
 
 EPILOG = """\
 kinds:
@@ -69,84 +68,21 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import os
-    from datetime import timedelta
-
-    from rollout.adapters.metrics import metrics_url, open_source
-    from rollout.adapters.reportdata import open_report_source
-    from rollout.adapters.store import open_store, store_url
+    from rollout.adapters.metrics import metrics_url
+    from rollout.adapters.store import store_url
     from rollout.cli.common import now, parse_time, parse_window
-    from rollout.core import report_render, reports, timeline_svg
-    from rollout.core.catalog import load_catalog
     from rollout.core.state import check_flag_name
-    from rollout.errors import UserError
     from rollout.flagfiles import find_flag
-    from rollout.gating import gate_result
+    from rollout.reporting import ReportRequest, write_report
 
     check_flag_name(args.flag)
     state = find_flag(args.flag, args.flags)
-    length = None
-    if args.window:
-        length = parse_window(args.window)
+    length = parse_window(args.window) if args.window else None
     if args.no_chart and args.chart:
         raise UserError("--chart and --no-chart contradict each other")
-    catalog = load_catalog()
-    url = store_url(args.store)
-    murl = metrics_url(args.metrics)
-    source = open_report_source(murl, url)
-    if args.at == "latest":
-        at = source.latest() or now()
-        at = at.replace(microsecond=0) + timedelta(seconds=1)   # windows end before `at`
-    else:
-        at = parse_time(args.at) if args.at else now()
-    with open_store(url, args.history) as store:
-        history = store.history(state.flag, until=at)
-    plan = reports.plan(args.kind, state, history, at, length)
-    summaries = source.summaries(catalog, plan.windows, reports.latency_limits(catalog))
-    series = {name: source.series(catalog, w.start, w.end, bucket, reports.SERIES_METRICS)
-              for name, (w, bucket) in plan.series.items()}
-    gate = None
-    if args.kind in ("daily", "final"):
-        tl = reports.timeline(state, history, at)
-        gate = gate_result(state, tl.pct, history, open_source(murl, url), at, plan.main.span, catalog)
-    report = reports.build(plan, state=state, history=history, catalog=catalog,
-                           summaries=summaries, series=series, gate=gate)
-
-    stem = f"{args.kind}-{state.flag}-{at.strftime('%Y-%m-%d')}"
-    out_file = (args.output_dir / f"{stem}.{'json' if args.output == 'json' else 'md'}"
-                if args.output_dir else None)
-    chart = args.chart or (args.output_dir / f"{stem}.svg"
-                           if args.output_dir and not args.no_chart else None)
-    link = None
-    if chart:
-        w, _ = plan.series["chart"]
-        svg = timeline_svg.render(state.flag, reports.timeline(state, history, at),
-                                  series["chart"], catalog, w.start, w.end,
-                                  (plan.main.start, plan.main.end),
-                                  f"{state.flag}: {report['title']}")
-        _write(chart, svg)
-        link = os.path.relpath(chart, out_file.parent) if out_file else str(chart)
-        report["chart"] = str(chart)
-    if args.output == "json":
-        text = report_render.render_json(report) + "\n"
-    else:
-        template = TEMPLATE.read_text(encoding="utf-8") if args.kind == "review" else None
-        text = report_render.render_markdown(report, link, template)
-    if out_file:
-        _write(out_file, text)
-        print(out_file)
-        if chart:
-            print(chart)
-    else:
-        print(text, end="")
+    latest = args.at == "latest"
+    at = parse_time(args.at) if args.at and not latest else now()
+    print(write_report(ReportRequest(
+        args.kind, state, at, latest, length, store_url(args.store), args.history,
+        metrics_url(args.metrics), args.output, args.output_dir, args.chart, args.no_chart)), end="")
     return EXIT_OK
-
-
-def _write(path: Path, text: str) -> None:
-    from rollout.errors import UserError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from None

@@ -83,10 +83,6 @@ def print_json(obj) -> None:
 
 
 def print_table(headers: list[str], rows: list[list]) -> None:
-    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
-    for r in cells:
-        print(line(r))
+    from rollout.core.tables import text_table
+
+    print("\n".join(text_table(headers, rows)))

@@ -34,38 +34,12 @@ from datetime import datetime
 from rollout.core.catalog import savings_percent
 from rollout.core.observations import EMPTY, Observations
 from rollout.core.stats import mann_whitney_p, two_proportion_p
+from rollout.core.units import format_delta, format_value
 from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK, EXIT_ROLLBACK
 
 PASS, HOLD, ROLLBACK, INCONCLUSIVE, ERROR = "pass", "hold", "rollback", "inconclusive", "error"
 PROCEED = "proceed"
 _RANK = {PASS: 0, HOLD: 1, INCONCLUSIVE: 1, ERROR: 1, ROLLBACK: 2}
-
-
-# -- numbers as people read them ----------------------------------------------------------------
-
-def format_value(v: float | None, unit: str | None) -> str:
-    if v is None:
-        return "—"
-    if unit == "percent":
-        return f"{v:.2f} %"
-    if unit == "ms":
-        return f"{v:,.0f} ms"
-    if unit == "usd":
-        return f"${v:.4f}"
-    return f"{v:g}"
-
-
-def format_delta(v: float | None, unit: str | None) -> str:
-    if v is None:
-        return "—"
-    sign = "+" if v >= 0 else "−"
-    if unit == "percent":
-        return f"{sign}{abs(v):.2f} pts"
-    if unit == "ms":
-        return f"{sign}{abs(v):,.0f} ms"
-    if unit == "usd":
-        return f"{sign}${abs(v):.4f}"
-    return f"{sign}{abs(v):g}"
 
 
 def _num(v):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
-from rollout.core.gate import (ERROR, HOLD, INCONCLUSIVE, PASS, PROCEED, ROLLBACK, GateResult,
-                               format_delta, format_value)
+from rollout.core.gate import ERROR, HOLD, INCONCLUSIVE, PASS, PROCEED, ROLLBACK, GateResult
+from rollout.core.tables import markdown_table, md_escape as _md, text_table
+from rollout.core.units import format_delta, format_value
 
 ICON = {PASS: "✅", PROCEED: "✅", HOLD: "⚠️", INCONCLUSIVE: "⚠️", ERROR: "⚠️", ROLLBACK: "🛑"}
 COLUMNS = ["Metric", "Canary", "Control", "Δ", "Target", "Threshold", "Verdict"]
@@ -51,19 +52,11 @@ def render_json(r: GateResult) -> str:
 
 
 def render_table(r: GateResult, catalog=None) -> str:
-    rows = [COLUMNS] + [_cells(c, catalog) for c in r.checks]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    line = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
-    out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), "", line(rows[0]),
-           line(["-" * w for w in widths])]
-    out += [line(row) for row in rows[1:]]
+    out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), ""]
+    out += text_table(COLUMNS, [_cells(c, catalog) for c in r.checks])
     out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.reason}" for c in r.checks]
     out += [_omitted(r)] if r.omitted else []
     return "\n".join(out)
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(r: GateResult, catalog=None) -> str:
@@ -72,11 +65,8 @@ def render_markdown(r: GateResult, catalog=None) -> str:
            f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}**", ""]
     if _window(r):
         out += [f"_{_window(r)}_", ""]
-    out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for c in r.checks:
-        cells = _cells(c, catalog)
-        cells[-1] = f"{ICON[c.verdict]} {c.verdict}"
-        out.append("| " + " | ".join(_md(x) for x in cells) + " |")
+    out += markdown_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{ICON[c.verdict]} {c.verdict}"]
+                                    for c in r.checks])
     out += ["", "**Reasons**", ""]
     out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}): {_md(c.reason)}"
             for c in r.checks]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rollout.core.catalog import PAGING
-from rollout.core.gate import format_value
+from rollout.core.units import format_rule, format_value
 from rollout.core.observations import COHORTS, Observations
 from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK
 
@@ -187,8 +187,7 @@ def check_metric(name: str, metric_name: str, obs: Observations | Unavailable, c
         return Item(name, UNKNOWN, f"the catalog has no target for {metric_name}")
     if metric_name in obs.errors:
         return Item(name, UNKNOWN, f"{metric_name}: {obs.errors[metric_name]}", unreachable=True)
-    unit = " %" if metric.unit == "percent" else f" {metric.unit}"
-    rule = f"target {target}{unit} (catalog {metric_name})"
+    rule = f"target {format_rule(target, metric.unit)} (catalog {metric_name})"
     parts, misses, judged = [], [], 0
     for cohort in COHORTS:
         data = obs.cohort(cohort)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from rollout.core.catalog import Catalog
-from rollout.core.reportdata import Bucket, Summary, Window
+from rollout.core.reports.summaries import Bucket, Summary, Window
 
 
 class ReportSource(Protocol):

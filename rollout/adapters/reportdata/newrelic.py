@@ -20,8 +20,8 @@ from datetime import datetime, timedelta, timezone
 
 from rollout.adapters.metrics.newrelic import REQUESTS, NewRelicSource, _cohort, graphql
 from rollout.core.observations import epoch_ms as _ms
-from rollout.core.reportdata import (Bucket, BucketCohort, CohortSummary, ModelShare, Summary,
-                                     Uptime, Window)
+from rollout.core.reports.summaries import (Bucket, BucketCohort, CohortSummary, ModelShare,
+                                           Summary, Uptime, Window)
 
 LATENCY, COST, MODEL = "executionTime", "cost", "model"      # SkillExecution attributes (002)
 UPTIME_METHOD = "synthetic check success (New Relic SyntheticCheck)"

@@ -20,8 +20,8 @@ import numpy as np
 
 from rollout.adapters.metrics.sqlite_events import EVENT_DTYPE, TABLE, cohort_data, load_events
 from rollout.core.observations import epoch_ms as _ms
-from rollout.core.reportdata import (Bucket, BucketCohort, CohortSummary, ModelShare, Outage,
-                                     Summary, Uptime, Window)
+from rollout.core.reports.summaries import (Bucket, BucketCohort, CohortSummary, ModelShare,
+                                           Outage, Summary, Uptime, Window)
 from rollout.errors import ExternalError, UserError
 
 MINUTE_MS = 60_000

@@ -1,4 +1,5 @@
-"""What a report source saw: per-cohort aggregates over a window, and a time series.
+"""What a report source measured: per-cohort summaries over a window, and buckets of a
+time series. The adapters in rollout/adapters/reportdata/ fill these.
 
 Pure data, like observations.py is for the gate. The reports need more than the gate
 (percentiles other than p95, the share of requests under a latency limit, total cost,
@@ -45,7 +46,7 @@ class CohortSummary:
         return self.values.get(metric) if self.requests else None
 
 
-EMPTY = CohortSummary()
+EMPTY_COHORT = CohortSummary()
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Summary:
     errors: dict[str, str] = field(default_factory=dict)   # what the source could not compute
 
     def cohort(self, name: str) -> CohortSummary:
-        return self.cohorts.get(name, EMPTY)
+        return self.cohorts.get(name, EMPTY_COHORT)
 
     @property
     def requests(self) -> int:

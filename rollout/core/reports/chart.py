@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
-from rollout.core.reports import ERROR_RATE, P95, Timeline, utc
+from rollout.core.reports.names import ERROR_RATE, P95
+from rollout.core.reports.timeline import Timeline
+from rollout.core.state import format_utc as utc
+from rollout.core.units import format_axis
 
 W, LEFT, RIGHT, TOP = 960, 70, 150, 54
 PANEL_GAP = 26
@@ -29,14 +32,6 @@ def _bucket_text(buckets) -> str:
         return "—"
     minutes = int((buckets[0].end - buckets[0].start).total_seconds() // 60)
     return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
-
-
-def _fmt_num(v: float, unit: str) -> str:
-    if unit == "ms":
-        return f"{v / 1000:g} s"
-    if unit == "percent":
-        return f"{v:g} %"
-    return f"{v:g}"
 
 
 def _nice_max(v: float) -> float:
@@ -173,7 +168,7 @@ def _metric_panel(catalog, metric: str, buckets: list, x, y, h) -> list[str]:
         out.append(f'<line x1="{LEFT}" y1="{yv(v):.1f}" x2="{W - RIGHT}" y2="{yv(v):.1f}" '
                    f'stroke="{COLOURS[kind]}" stroke-dasharray="6,4"/>')
         out.append(f'<text x="{W - RIGHT + 4}" y="{yv(v) + 4:.1f}" fill="{COLOURS[kind]}">'
-                   f'{kind} {_fmt_num(v, m.unit)}</text>')
+                   f'{kind} {format_axis(v, m.unit)}</text>')
     for cohort in ("control", "canary"):
         runs, run = [], []
         for b in buckets:

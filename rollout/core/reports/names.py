@@ -1,0 +1,10 @@
+"""The catalog metrics the reports read by name (rollout/catalog.yaml)."""
+
+ERROR_RATE = "skill_error_rate"
+SUCCESS = "skills_api_success"
+P95 = "p95_response_time"
+AVG = "avg_response_time"
+COST = "cost_per_request"
+SAVINGS = "cost_savings"
+TOKENS = "token_reduction"
+TIMEOUTS = "timeout_rate"
