@@ -162,6 +162,69 @@ def test_every_secret_is_documented_with_gh_secret_set():
     assert used and used <= documented, used - documented
 
 
+# ---------------------------------------------------------------- the metric source
+
+VAR_BY_NAME = re.compile(r"\$\{\{\s*vars\.([A-Z][A-Z0-9_]*)\s*\}\}")
+
+
+def merged_env(workflow: dict, job: dict, step: dict) -> dict:
+    return {**(workflow.get("env") or {}), **(job.get("env") or {}), **(step.get("env") or {})}
+
+
+def test_the_metric_source_is_one_repository_variable():
+    """newrelic://ACCOUNT_ID[?region=eu] lives in `vars.ROLLOUT_METRICS` once, so an EU
+    account reaches the gate, reconcile and guard alike; no workflow names a source itself."""
+    metric_steps = 0
+    for path in WORKFLOW_FILES:
+        workflow = load(path.name)
+        for key_path, value in strings(workflow):
+            if key_path[-1] == "ROLLOUT_METRICS":
+                assert value == "${{ vars.ROLLOUT_METRICS }}", (path.name, key_path)
+            code = "\n".join(l for l in value.splitlines() if not l.strip().startswith("#"))
+            assert "--metrics newrelic" not in code and '--metrics "newrelic' not in code, path.name
+        for _, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                if "--metrics" in step.get("run", ""):
+                    metric_steps += 1
+                    assert "ROLLOUT_METRICS" in merged_env(workflow, job, step), (path.name, step)
+                    assert '--metrics "$ROLLOUT_METRICS"' in step["run"]
+    assert metric_steps == 4     # gate, validate --metrics, reconcile, guard
+
+
+def test_every_variable_is_documented_with_gh_variable_set():
+    used = {m for p in WORKFLOW_FILES for _, v in strings(load(p.name)) for m in VAR_BY_NAME.findall(v)}
+    documented = set(re.findall(r"gh variable set ([A-Z][A-Z0-9_]*)", DOCS.read_text(encoding="utf-8")))
+    assert used == {"ROLLOUT_METRICS"} and used <= documented
+
+
+# ---------------------------------------------------------------- pull-request credentials
+
+def test_preview_runs_in_the_protected_preview_environment():
+    pr = load("pull-request.yml")["jobs"]
+    assert pr["preview"]["environment"] == "preview"
+    assert [j for j, job in pr.items() if "environment" in job] == ["preview"]
+    [step] = steps_using(pr["preview"], "pulumi/actions")
+    assert set(step["env"]) == {"PULUMI_ACCESS_TOKEN", "NEW_RELIC_API_KEY", "RENDER_APIKEY"}
+    docs = DOCS.read_text(encoding="utf-8")
+    for name in ("PULUMI_ACCESS_TOKEN", "NEW_RELIC_API_KEY", "RENDER_API_KEY"):
+        assert f"gh secret set {name} --env preview" in docs, name
+
+
+def test_the_gate_reads_production_through_read_only_credentials():
+    gate = load("pull-request.yml")["jobs"]["gate"]
+    assert gate["env"]["ROLLOUT_STORE"] == "${{ secrets.ROLLOUT_STORE_READONLY }}"
+    secrets = {m for _, v in strings(gate) for m in SECRET_BY_NAME.findall(v)}
+    assert secrets == {"ROLLOUT_STORE_READONLY", "NEW_RELIC_API_KEY_READONLY", "GITHUB_TOKEN"}
+
+
+def test_docs_say_what_a_fork_can_and_cannot_reach():
+    docs = DOCS.read_text(encoding="utf-8")
+    section = docs.split("### What a fork's pull request can reach", 1)[1].split("\n## ", 1)[0]
+    for job in ("test", "gate", "preview"):
+        assert f"**{job}**" in section, job
+    assert "pull_request_target" in section
+
+
 # ---------------------------------------------------------------- triggers
 
 def test_guard_runs_every_five_minutes_and_on_demand():
@@ -244,9 +307,9 @@ def test_pull_request_validates_gates_and_previews():
     commands = extract_rollout_commands(WORKFLOWS / "pull-request.yml")
     assert any(c.startswith('rollout validate --base "origin/$BASE_REF"') for c in commands)
     assert any(c.startswith('rollout changed --base "origin/$BASE_REF"') for c in commands)
-    gate = 'rollout gate "$flag" --metrics "newrelic://" --output markdown'
+    gate = 'rollout gate "$flag" --metrics "$ROLLOUT_METRICS" --output markdown'
     assert any(c.startswith(gate) for c in commands)
-    assert 'rollout validate --base "origin/$BASE_REF" --metrics newrelic://' in commands
+    assert 'rollout validate --base "origin/$BASE_REF" --metrics "$ROLLOUT_METRICS"' in commands
     assert "make test" in [s.get("run") for s in pr["test"]["steps"]]
     for job_id in ("test", "gate"):  # --base needs the target branch's history
         [checkout] = steps_using(pr[job_id], "actions/checkout")
@@ -268,7 +331,7 @@ def test_gate_table_is_posted_even_when_the_gate_fails():
     assert post["if"] == "${{ !cancelled() }}"
     assert "GITHUB_STEP_SUMMARY" in post["run"] and "<!-- rollout-gate-report -->" in post["run"]
     assert 'exit "$worst"' in steps[gate_at]["run"]  # the gate step itself still fails
-    assert steps[-1]["if"] == "${{ !cancelled() }}" and "--metrics newrelic://" in steps[-1]["run"]
+    assert steps[-1]["if"] == "${{ !cancelled() }}" and '--metrics "$ROLLOUT_METRICS"' in steps[-1]["run"]
 
 
 def test_apply_runs_pulumi_up_then_reconcile():
@@ -276,7 +339,7 @@ def test_apply_runs_pulumi_up_then_reconcile():
     [up] = steps_using(job, "pulumi/actions")
     assert up["with"]["command"] == "up" and up["with"]["stack-name"] == "prod"
     assert extract_rollout_commands(WORKFLOWS / "apply.yml") == [
-        'rollout reconcile --store "$ROLLOUT_STORE" --metrics newrelic://']
+        'rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"']
     reconcile = job["steps"][-1]
     assert job["steps"].index(up) < job["steps"].index(reconcile)
     assert reconcile["env"]["ROLLOUT_STORE"] == "${{ secrets.ROLLOUT_STORE }}"
@@ -285,10 +348,10 @@ def test_apply_runs_pulumi_up_then_reconcile():
 def test_guard_runs_once_with_every_notifier_and_keeps_exit_3_red():
     [(_, job)] = jobs("guard.yml")
     assert extract_rollout_commands(WORKFLOWS / "guard.yml") == [
-        'rollout guard --once --store "$ROLLOUT_STORE" --metrics newrelic:// || rc=$?']
+        'rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?']
     step = job["steps"][-1]
     assert {"ROLLOUT_STORE", "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "GITHUB_TOKEN",
-            "NEW_RELIC_API_KEY", "NEW_RELIC_ACCOUNT_ID"} <= set(step["env"])
+            "NEW_RELIC_API_KEY", "ROLLOUT_METRICS"} <= set(step["env"])
     assert 'exit "$rc"' in step["run"] and "Exit 3 = a rollback HAPPENED" in step["run"]
 
 
@@ -343,14 +406,14 @@ def test_extract_rollout_commands_keeps_step_order_and_skips_uses(tmp_path):
 def test_extract_finds_every_command_the_workflows_run():
     found = {p.name: extract_rollout_commands(p) for p in WORKFLOW_FILES}
     assert found == {
-        "apply.yml": ['rollout reconcile --store "$ROLLOUT_STORE" --metrics newrelic://'],
+        "apply.yml": ['rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"'],
         "drift.yml": [],
-        "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics newrelic:// || rc=$?'],
+        "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?'],
         "pull-request.yml": [
             'rollout validate --base "origin/$BASE_REF"',
             'rollout changed --base "origin/$BASE_REF" > "$changed" 2> "$RUNNER_TEMP/changed.err" || rc=$?',
-            'rollout gate "$flag" --metrics "newrelic://" --output markdown > "$out" 2> "$err" || rc=$?',
-            'rollout validate --base "origin/$BASE_REF" --metrics newrelic://',
+            'rollout gate "$flag" --metrics "$ROLLOUT_METRICS" --output markdown > "$out" 2> "$err" || rc=$?',
+            'rollout validate --base "origin/$BASE_REF" --metrics "$ROLLOUT_METRICS"',
         ],
     }
 
