@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rollout.core.event_contract import load_event_contract
 from rollout.errors import UserError
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "catalog.yaml"
@@ -117,7 +118,7 @@ class Metric:
         """The event attribute this metric aggregates (None: derived or raw NRQL)."""
         if not self.aggregate:
             return None
-        kind, arg = next(iter(self.aggregate.items()))
+        arg = next(iter(self.aggregate.values()))
         return arg["field"] if isinstance(arg, dict) else arg
 
     def select(self, catalog: "Catalog") -> str:
@@ -241,8 +242,6 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
             window_minutes=m.get("window_minutes"),
             gate_window_minutes=m.get("gate_window_minutes"),
         )
-    from rollout.core.event_contract import load_event_contract
-
     contract = load_event_contract()
     optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
