@@ -1,6 +1,6 @@
 """The Pulumi program of the `skills-rollout` project: one component per concern.
 
-    infra/       Render: web, ai-service, PostgreSQL, key-value
+    infra/       Render: web, ai-service, PostgreSQL, key-value, their env vars
     alerts/      New Relic: policy, NRQL conditions, notification routing, and the
                  synthetic /health check the Skills Service Down condition counts
     dashboards/  New Relic: the five-page dashboard
@@ -33,3 +33,6 @@ pulumi.export("dashboardPermalink", dashboard.permalink)
 pulumi.export("alertPolicyId", alerts.policy_id)
 pulumi.export("webUrl", render.web_url)
 pulumi.export("aiServiceUrl", render.ai_service_url)
+# The kill switch in clear text: the ai-service's env list holds the model key, so the
+# preview masks that list whole; this output shows a flip as `skillsEnabled: true => false`.
+pulumi.export("skillsEnabled", render.skills_enabled)

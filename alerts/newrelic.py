@@ -119,7 +119,12 @@ class Alerts(pulumi.ComponentResource):
                 "threshold_occurrences": s.pop("threshold_occurrences")}
         extra = {}
         if alert.loss_of_signal:
-            extra = dict(expiration_duration=max(MIN_EXPIRATION_SECONDS, term["threshold_duration"]),
+            # Silence is the failure. count() never evaluates to 0 in a window with no event
+            # (New Relic runs the SELECT only when something matched): an empty window is
+            # filled with a static 0, which meets "below 1" within the alert's own minute;
+            # loss of signal is the backstop when no data arrives at all for a while.
+            extra = dict(fill_option="static", fill_value=0,
+                         expiration_duration=max(MIN_EXPIRATION_SECONDS, term["threshold_duration"]),
                          open_violation_on_expiration=True, close_violations_on_expiration=False)
         where = "pages" if alert.pages else "notifies"
         over = (f" summed over {metric.window_minutes} min" if metric.window_minutes else "")

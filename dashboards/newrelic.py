@@ -35,7 +35,17 @@ def side_by_side(metric: Metric) -> bool:
     return not (metric.derived or metric.nrql_override or metric.name == "canary_share")
 
 
+def bucket(minutes: int) -> str:
+    return "1 hour" if minutes == 60 else f"{minutes} minutes"
+
+
 def widget_query(metric: Metric, catalog: Catalog) -> str:
+    if metric.window_minutes:
+        # A metric defined over a window (the hourly AI cost) is charted per window: with
+        # TIMESERIES AUTO each point would sum an automatic bucket (minutes, or a day), not
+        # an hour. Buckets of an hour start on the clock hour; the chart shows the last day.
+        return metric.nrql(catalog, facet=side_by_side(metric), since="1 day ago",
+                           timeseries=bucket(metric.window_minutes))
     return metric.nrql(catalog, facet=side_by_side(metric), timeseries="AUTO")
 
 

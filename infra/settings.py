@@ -10,6 +10,7 @@ from what the Render API accepts.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -27,11 +28,19 @@ _OWNER_ID = re.compile(r"^(tea|usr)-[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
 _DIGITS = re.compile(r"^[0-9]+$")
+# A PostgreSQL identifier Render accepts as database or user name: lower case, digits, _.
+_PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # New Relic public locations by their NerdGraph names. The list in New Relic's docs shows an
 # `AWS_` prefix that the API refuses ("Invalid public Location: AWS_US_WEST_1").
 _PUBLIC_LOCATION = re.compile(r"^[A-Z]{2}_[A-Z]+_[0-9]+$")
 # Two places: one location's network trouble alone cannot make the health check go silent.
 DEFAULT_MONITOR_LOCATIONS = ("US_WEST_2", "US_EAST_1")
+DEFAULT_DATABASE = "legal_platform"
+DEFAULT_DATABASE_USER = "legal_platform_user"
+# The flag store the workflows reach from GitHub-hosted runners lives in this database,
+# and those runners have no fixed addresses: open to every address (password required),
+# as Render does when no list is given.
+DEFAULT_POSTGRES_ALLOW = ("0.0.0.0/0",)
 
 _REQUIRED = object()     # lookup() without a default: a missing key is an error
 
@@ -71,12 +80,18 @@ class PostgresSettings:
     plan: str
     version: str
     disk_size_gb: int
+    # Render fixes both at creation; left out, pulumi-render would send its placeholder
+    # text "randomly generated" and the next refresh would plan a replacement.
+    database_name: str
+    database_user: str
+    ip_allow_list: tuple          # CIDR blocks allowed to connect from outside Render
 
 
 @dataclass(frozen=True)
 class KeyValueSettings:
     plan: str
     maxmemory_policy: str
+    ip_allow_list: tuple
 
 
 @dataclass(frozen=True)
@@ -138,8 +153,8 @@ class _Reader:
         return get_config(self._key(top))
 
     def string(self, path: str, example: str, pattern: re.Pattern | None = None,
-               choices: tuple | None = None, what: str = "") -> str:
-        value = self.lookup(path, example)
+               choices: tuple | None = None, what: str = "", default=_REQUIRED) -> str:
+        value = self.lookup(path, example, default)
         if not isinstance(value, str) or not value.strip():
             self.fail(path, f"expected {what or 'a non-empty string'}, got {value!r}", example)
         value = value.strip()
@@ -206,6 +221,20 @@ class _Reader:
                 walked += "." + part
         return value
 
+    def cidr_list(self, path: str, example: str, default: tuple) -> tuple:
+        """CIDR blocks (a list, or the comma-separated string `config set --path` stores);
+        an empty list is allowed: no connection from outside Render."""
+        value = self.lookup(path, example, default)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        try:
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return tuple(str(ipaddress.ip_network(v, strict=True)) for v in value)
+        except ValueError:
+            self.fail(path, f"expected a list of CIDR blocks like 203.0.113.0/24 (or [] for "
+                      f"none), got {value!r}", example)
+
     def secret(self, top: str, example: str) -> pulumi.Output:
         """`example` says what the value is, e.g. "the PagerDuty integration key"."""
         value = self.raw(top)
@@ -244,8 +273,9 @@ def load_settings() -> Settings:
     autoscaling = Autoscaling(
         min=mins,
         max=cfg.integer("web.autoscaling.max", "10", mins, 100),
-        cpu_percent=cfg.integer("web.autoscaling.cpuPercent", "70", 1, 100),
-        memory_percent=cfg.integer("web.autoscaling.memoryPercent", "80", 1, 100),
+        # Render accepts utilization targets from 1 to 90 %.
+        cpu_percent=cfg.integer("web.autoscaling.cpuPercent", "70", 1, 90),
+        memory_percent=cfg.integer("web.autoscaling.memoryPercent", "80", 1, 90),
     )
     instances = cfg.integer("web.instances", "2", 1, 100)
     if not autoscaling.min <= instances <= autoscaling.max:
@@ -271,11 +301,20 @@ def load_settings() -> Settings:
         plan=cfg.string("postgres.plan", "standard", choices=pg_plans),
         version=cfg.string("postgres.version", "16", choices=_enum_values(rpg.Version)),
         disk_size_gb=cfg.integer("postgres.diskSizeGb", "25", 1, 16384),
+        database_name=cfg.string("postgres.databaseName", DEFAULT_DATABASE, pattern=_PG_IDENTIFIER,
+                                 what="a PostgreSQL name: lower case letters, digits, _",
+                                 default=DEFAULT_DATABASE),
+        database_user=cfg.string("postgres.databaseUser", DEFAULT_DATABASE_USER,
+                                 pattern=_PG_IDENTIFIER, default=DEFAULT_DATABASE_USER,
+                                 what="a PostgreSQL name: lower case letters, digits, _"),
+        ip_allow_list=cfg.cidr_list("postgres.ipAllowList", "0.0.0.0/0",
+                                    DEFAULT_POSTGRES_ALLOW),
     )
     key_value = KeyValueSettings(
         plan=cfg.string("keyValue.plan", "starter", choices=_enum_values(rkv.Plan)),
         maxmemory_policy=cfg.string("keyValue.maxmemoryPolicy", "allkeys_lru",
                                     choices=_enum_values(rkv.MaxmemoryPolicy)),
+        ip_allow_list=cfg.cidr_list("keyValue.ipAllowList", "203.0.113.7/32", ()),
     )
     render_settings = RenderSettings(
         owner_id=cfg.string("ownerId", "tea-abc123", pattern=_OWNER_ID,

@@ -94,10 +94,16 @@ class Resource:
     raw_inputs: dict
     id: str
     state: dict
+    opts: dict = field(default_factory=dict)   # protect, ignore_changes, delete_before_replace
 
     @property
     def inputs(self) -> dict:
         return unwrap(self.raw_inputs)
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the resource between two runs (its URN, less the stack)."""
+        return (self.typ, self.name)
 
 
 @dataclass
@@ -173,13 +179,26 @@ def run_program(program: Callable[[], object], config: dict | None = None,
         pulumi.runtime.set_mocks(_Recorder(run), project=PROJECT, stack=STACK, preview=False)
         pulumi.runtime.set_all_config(config, secret_keys or [])
 
+        options: dict = {}
+
+        def record_options(args):
+            o = args.opts
+            options[(args.type_, args.name)] = {
+                "protect": bool(o.protect), "ignore_changes": list(o.ignore_changes or []),
+                "delete_before_replace": bool(o.delete_before_replace)}
+
         @pulumi.runtime.test
         def _run():
+            # Mocks see inputs only; the options the program gives each resource (protect,
+            # ignore_changes) are recorded by a stack transformation.
+            pulumi.runtime.register_stack_transformation(record_options)
             program()
             exported = pulumi.runtime.settings.get_root_resource().outputs
             return pulumi.Output.all(**exported).apply(run.outputs.update) if exported else None
 
         _run()
+        for r in run.resources:
+            r.opts = options.get(r.key, {})
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from tests.fakes.newrelic import HEALTHY_SERVICE, alert_window_value
 from tests.pulumi_harness import ROOT, is_secret, run_main, stack_config
-from rollout.core.catalog import load_catalog
+from rollout.core.catalog import Condition, NR_OPERATORS, load_catalog
 
 NR = "newrelic:index/"
 CONDITION = f"{NR}nrqlAlertCondition:NrqlAlertCondition"
@@ -198,3 +199,67 @@ def test_destinations_come_from_config(run, config):
     slack = [c for c in run.of_type(f"{NR}notificationChannel:NotificationChannel")
              if c.inputs["type"] == "SLACK"][0]
     assert slack.inputs["properties"] == [{"key": "channelId", "value": notify["slackChannelId"]}]
+
+
+# -- conditions that page on absence can reach their threshold ----------------------------
+
+OPERATOR = {v: k for k, v in NR_OPERATORS.items()}
+# Aggregates that count events: their value falls as events go missing.
+COUNTING = re.compile(r"^SELECT (?:filter\()?(?:count|uniqueCount|sum)\(")
+
+
+def threshold(c) -> Condition:
+    return Condition(OPERATOR[c["critical"]["operator"]], c["critical"]["threshold"])
+
+
+def pages_on_absence(c) -> bool:
+    """The alarm is "too few events": a counting aggregate with a below threshold."""
+    return bool(COUNTING.match(c["nrql"]["query"])) and \
+        c["critical"]["operator"] in ("below", "below_or_equals")
+
+
+def minute_of_checks(result: str, start_ms: int) -> list[dict]:
+    """One minute of the /health monitor: one check per location, as New Relic stores them."""
+    check = HEALTHY_SERVICE["SyntheticCheck"]
+    return [{**check, "eventType": "SyntheticCheck", "result": result, "timestamp": start_ms + i}
+            for i in (1_000, 2_000)]
+
+
+def test_the_absence_conditions(conditions):
+    assert {n for n, c in conditions.items() if pages_on_absence(c)} == {"Skills Service Down [SEV1]"}
+
+
+def test_every_absence_condition_can_reach_its_threshold(conditions):
+    """New Relic's streaming alerts run a condition's SELECT only when some event passed
+    its WHERE: count() is no value, never 0, in an empty window. So a condition that pages
+    on absence must (1) count inside filter() so that failed checks still make a data point,
+    (2) fill an empty window with a static value that meets its threshold, and (3) open on
+    loss of signal when nothing arrives at all."""
+    for name, c in conditions.items():
+        if not pages_on_absence(c):
+            continue
+        q, t, start = c["nrql"]["query"], threshold(c), 1_800_000_000_000
+        end = start + int(c["aggregationWindow"]) * 1000
+        down = alert_window_value(q, minute_of_checks("FAILED", start), start, end)
+        up = alert_window_value(q, minute_of_checks("SUCCESS", start), start, end)
+        assert down is not None and t.met(down), f"{name}: a failing service reads {down}"
+        assert up is not None and not t.met(up), f"{name}: a healthy service reads {up}"
+        assert alert_window_value(q, [], start, end) is None        # the gap...
+        assert c["fillOption"] == "static" and t.met(c["fillValue"]), name   # ...is filled to breach
+        assert c["openViolationOnExpiration"] is True, name
+        assert c["expirationDuration"] >= c["critical"]["thresholdDuration"], name
+
+
+def test_service_down_breaches_within_the_seeds_minute(conditions):
+    c = conditions["Skills Service Down [SEV1]"]
+    assert (c["aggregationWindow"], c["critical"]["thresholdDuration"]) == (60, 60)
+    # the same one-minute window as the failing checks: the first failed minute breaches
+    assert threshold(c).met(c["fillValue"])
+
+
+def test_no_other_condition_fills_gaps_with_a_breaching_value(conditions):
+    """A static fill on, say, the cache hit rate would page on a quiet night."""
+    for name, c in conditions.items():
+        if pages_on_absence(c) or c.get("fillOption") in (None, "none"):
+            continue
+        assert not threshold(c).met(c["fillValue"]), name

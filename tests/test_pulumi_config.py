@@ -50,13 +50,19 @@ INVALID = [
     (f"{P}:region", "mars", "pulumi config set region oregon"),
     (f"{P}:ownerId", "someone", "pulumi config set ownerId tea-"),
     (f"{P}:web.autoscaling.max", 1, "pulumi config set --path web.autoscaling.max 10"),
-    (f"{P}:web.autoscaling.cpuPercent", 150, "web.autoscaling.cpuPercent: expected a whole number from 1 to 100"),
+    # Render accepts autoscaling targets from 1 to 90 %
+    (f"{P}:web.autoscaling.cpuPercent", 95, "web.autoscaling.cpuPercent: expected a whole number from 1 to 90"),
+    (f"{P}:web.autoscaling.memoryPercent", 0, "web.autoscaling.memoryPercent: expected a whole number from 1 to 90"),
     (f"{P}:web.instances", 11, "web.instances: expected a number within autoscaling min..max"),
     (f"{P}:web.plan", "huge", "web.plan: expected one of starter, standard"),
     (f"{P}:aiService.skillsEnabled", "maybe", "pulumi config set --path aiService.skillsEnabled true"),
     (f"{P}:postgres.plan", "free", "postgres.plan: expected one of"),
     (f"{P}:postgres.version", "9", "pulumi config set --path postgres.version 16"),
     (f"{P}:keyValue.maxmemoryPolicy", "yolo", "keyValue.maxmemoryPolicy: expected one of"),
+    (f"{P}:postgres.databaseName", "Legal-Platform", "postgres.databaseName: expected a PostgreSQL name"),
+    (f"{P}:postgres.databaseUser", "", "pulumi config set --path postgres.databaseUser legal_platform_user"),
+    (f"{P}:postgres.ipAllowList", ["0.0.0.0/0", "everywhere"], "postgres.ipAllowList: expected a list of CIDR blocks"),
+    (f"{P}:keyValue.ipAllowList", "10.0.0.1/8", "pulumi config set --path keyValue.ipAllowList 203.0.113.7/32"),
     (f"{P}:notify.emailAddresses", ["not-an-address"], "notify.emailAddresses: expected a list of e-mail addresses"),
     (f"{P}:notify", "plain text", "config skills-rollout:notify: expected a mapping with key"),
     (f"{P}:notify.slackChannelId", "#alerts", "notify.slackChannelId: expected a Slack channel id"),
@@ -114,3 +120,25 @@ def test_email_addresses_may_be_a_comma_separated_string():
     (email,) = [d for d in run.of_type("newrelic:index/notificationDestination:NotificationDestination")
                 if d.inputs["type"] == "EMAIL"]
     assert email.inputs["properties"] == [{"key": "email", "value": "a@example.com,b@example.com"}]
+
+
+def test_database_name_and_user_default_to_explicit_names():
+    """Never pulumi-render's placeholder "randomly generated", which Render replaces."""
+    config, secrets = changed(f"{P}:postgres.databaseName")
+    data = json.loads(config[f"{P}:postgres"])
+    data.pop("databaseUser", None)
+    config[f"{P}:postgres"] = json.dumps(data)
+    pg = run_main(config, secrets).one("render:postgres:Postgres").inputs
+    assert (pg["databaseName"], pg["databaseUser"]) == ("legal_platform", "legal_platform_user")
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    (f"{P}:postgres.ipAllowList", [], []),                       # internal connections only
+    (f"{P}:postgres.ipAllowList", "203.0.113.0/24, 198.51.100.7/32",
+     ["203.0.113.0/24", "198.51.100.7/32"]),                     # what `config set --path` stores
+    (f"{P}:keyValue.ipAllowList", ["203.0.113.7/32"], ["203.0.113.7/32"]),
+])
+def test_ip_allow_lists_come_from_config(key, value, expected):
+    run = run_main(*changed(key, value))
+    typ = "render:postgres:Postgres" if "postgres" in key else "render:key-value:KeyValue"
+    assert [e["cidrBlock"] for e in run.one(typ).inputs["ipAllowList"]] == expected

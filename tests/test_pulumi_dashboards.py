@@ -29,6 +29,8 @@ def catalog_queries() -> dict:
         for facet in (False, True):
             for ts in (None, "AUTO"):
                 out[m.nrql(c, facet=facet, timeseries=ts)] = m.name
+            if m.window_minutes:
+                out[m.nrql(c, facet=facet, since="1 day ago", timeseries="1 hour")] = m.name
     return out
 
 
@@ -50,7 +52,18 @@ def test_canary_beside_control_on_every_page(pages):
     for name, page in pages.items():
         side = [w for w in widgets(page) if f"FACET {cohort}" in w["nrqlQueries"][0]["query"]]
         assert side, f"{name}: no canary-vs-control chart"
-        assert all(w["nrqlQueries"][0]["query"].endswith("TIMESERIES AUTO") for w in side)
+        assert all(w["nrqlQueries"][0]["query"].endswith(("TIMESERIES AUTO", "TIMESERIES 1 hour"))
+                   for w in side)
+
+
+def test_hourly_ai_cost_is_a_sum_per_clock_hour(pages):
+    """Seed 002's cost spike is "> $10 in an hour": the chart sums whole hours (TIMESERIES
+    1 hour buckets start on the hour), not the automatic bucket of the time picker."""
+    c = load_catalog()
+    queries = [w["nrqlQueries"][0]["query"] for p in pages.values() for w in widgets(p)
+               if w["title"].startswith(c.metrics["hourly_ai_cost"].title)]
+    assert queries == [f"SELECT sum(cost) FROM SkillExecution FACET {c.cohort_attribute} "
+                       "SINCE 1 day ago TIMESERIES 1 hour"]
 
 
 def test_rollout_percentage_over_time(pages):

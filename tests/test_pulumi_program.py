@@ -33,9 +33,11 @@ def test_resource_inventory(run):
     assert counts == {
         "render:services:WebService": 1,
         "render:services:PrivateService": 1,
+        "render:services:AutoscaleService": 1,          # the web's autoscaling
+        "render:services:EnvVarsForService": 2,         # one env list per service
         "render:postgres:Postgres": 1,
         "render:key-value:KeyValue": 1,
-        "render:env-groups:EnvGroup": 2,
+        "render:env-groups:EnvGroup": 1,                # connection strings, both services
         f"{NR}alertPolicy:AlertPolicy": 1,
         f"{NR}nrqlAlertCondition:NrqlAlertCondition": n_alerts,
         f"{NR}notificationDestination:NotificationDestination": 2,   # PagerDuty, e-mail
@@ -56,6 +58,7 @@ def test_stack_outputs(run):
         "alertPolicyId": policy.id,
         "webUrl": web.state["serviceDetails"]["url"],
         "aiServiceUrl": ai.state["serviceDetails"]["url"],
+        "skillsEnabled": True,
     }
 
 

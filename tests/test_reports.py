@@ -578,7 +578,7 @@ def test_newrelic_report_source_one_request_for_all_windows(nerdgraph):
     assert "percentage(count(*), WHERE executionTime < 5000) AS 'under_0'" in q
     assert "percentage(count(*), WHERE success IS FALSE) AS 'skill_error_rate'" in q
     health = catalog.metrics["service_health"].nrql_override      # its monitor, without the result
-    monitor = health[health.index("WHERE "):health.index(" AND result")]
+    monitor = health[health.index(" FROM SyntheticCheck WHERE ") + len(" FROM SyntheticCheck "):]
     assert ("SELECT percentage(count(*), WHERE result = 'SUCCESS') AS 'uptime', count(*) AS 'checks' "
             f"FROM SyntheticCheck {monitor} SINCE") in q.replace('\\"', '"')
     assert "FROM (SELECT count(*) AS n FROM SkillExecution TIMESERIES 1 minute)" in q

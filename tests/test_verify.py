@@ -249,8 +249,10 @@ def test_all_green_with_sqlite_events(workdir):
     assert [(n, i["status"]) for n, i in items.items()] == [
         ("All services healthy", "ok"), ("No critical alerts firing", "unknown"),
         ("Error rates within normal range", "ok"), ("Response times acceptable", "ok"),
-        ("Throughput normal", "ok"), ("Resource utilization stable", "unknown")]
+        ("Throughput normal", "ok"), ("Event attributes as the contract says", "unknown"),
+        ("Resource utilization stable", "unknown")]
     assert "no New Relic account configured" in items["No critical alerts firing"]["detail"]
+    assert "checked against New Relic" in items["Event attributes as the contract says"]["detail"]
     assert "3,600 requests in 2h = 1,800/h" in items["Throughput normal"]["detail"]
     assert out["window_start"].startswith("2026-11-20T08:00")
     assert [(q.method, q.path) for q in app.requests] == [("GET", "/health")]

@@ -241,9 +241,9 @@ def test_pull_request_validates_gates_and_previews():
     commands = extract_rollout_commands(WORKFLOWS / "pull-request.yml")
     assert any(c.startswith('rollout validate --base "origin/$BASE_REF"') for c in commands)
     assert any(c.startswith('rollout changed --base "origin/$BASE_REF"') for c in commands)
-    gate = 'rollout gate "$flag" --metrics "newrelic://" --output markdown'
+    gate = 'rollout gate "$flag" --metrics "$ROLLOUT_METRICS" --output markdown'
     assert any(c.startswith(gate) for c in commands)
-    assert 'rollout validate --base "origin/$BASE_REF" --metrics newrelic://' in commands
+    assert 'rollout validate --base "origin/$BASE_REF" --metrics "$ROLLOUT_METRICS"' in commands
     assert "make test" in [s.get("run") for s in pr["test"]["steps"]]
     for job_id in ("test", "gate"):  # --base needs the target branch's history
         [checkout] = steps_using(pr[job_id], "actions/checkout")
@@ -265,7 +265,7 @@ def test_gate_table_is_posted_even_when_the_gate_fails():
     assert post["if"] == "${{ !cancelled() }}"
     assert "GITHUB_STEP_SUMMARY" in post["run"] and "<!-- rollout-gate-report -->" in post["run"]
     assert 'exit "$worst"' in steps[gate_at]["run"]  # the gate step itself still fails
-    assert steps[-1]["if"] == "${{ !cancelled() }}" and "--metrics newrelic://" in steps[-1]["run"]
+    assert steps[-1]["if"] == "${{ !cancelled() }}" and '--metrics "$ROLLOUT_METRICS"' in steps[-1]["run"]
 
 
 def test_apply_runs_pulumi_up_then_reconcile():
@@ -273,7 +273,7 @@ def test_apply_runs_pulumi_up_then_reconcile():
     [up] = steps_using(job, "pulumi/actions")
     assert up["with"]["command"] == "up" and up["with"]["stack-name"] == "prod"
     assert extract_rollout_commands(WORKFLOWS / "apply.yml") == [
-        'rollout reconcile --store "$ROLLOUT_STORE" --metrics newrelic://']
+        'rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"']
     reconcile = job["steps"][-1]
     assert job["steps"].index(up) < job["steps"].index(reconcile)
     assert reconcile["env"]["ROLLOUT_STORE"] == "${{ secrets.ROLLOUT_STORE }}"
@@ -282,10 +282,10 @@ def test_apply_runs_pulumi_up_then_reconcile():
 def test_guard_runs_once_with_every_notifier_and_keeps_exit_3_red():
     [(_, job)] = jobs("guard.yml")
     assert extract_rollout_commands(WORKFLOWS / "guard.yml") == [
-        'rollout guard --once --store "$ROLLOUT_STORE" --metrics newrelic:// || rc=$?']
+        'rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?']
     step = job["steps"][-1]
     assert {"ROLLOUT_STORE", "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "GITHUB_TOKEN",
-            "NEW_RELIC_API_KEY", "NEW_RELIC_ACCOUNT_ID"} <= set(step["env"])
+            "NEW_RELIC_API_KEY", "ROLLOUT_METRICS"} <= set(step["env"])
     assert 'exit "$rc"' in step["run"] and "Exit 3 = a rollback HAPPENED" in step["run"]
 
 
@@ -340,14 +340,14 @@ def test_extract_rollout_commands_keeps_step_order_and_skips_uses(tmp_path):
 def test_extract_finds_every_command_the_workflows_run():
     found = {p.name: extract_rollout_commands(p) for p in WORKFLOW_FILES}
     assert found == {
-        "apply.yml": ['rollout reconcile --store "$ROLLOUT_STORE" --metrics newrelic://'],
+        "apply.yml": ['rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"'],
         "drift.yml": [],
-        "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics newrelic:// || rc=$?'],
+        "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?'],
         "pull-request.yml": [
             'rollout validate --base "origin/$BASE_REF"',
             'rollout changed --base "origin/$BASE_REF" > "$changed" 2> "$RUNNER_TEMP/changed.err" || rc=$?',
-            'rollout gate "$flag" --metrics "newrelic://" --output markdown > "$out" 2> "$err" || rc=$?',
-            'rollout validate --base "origin/$BASE_REF" --metrics newrelic://',
+            'rollout gate "$flag" --metrics "$ROLLOUT_METRICS" --output markdown > "$out" 2> "$err" || rc=$?',
+            'rollout validate --base "origin/$BASE_REF" --metrics "$ROLLOUT_METRICS"',
         ],
     }
 

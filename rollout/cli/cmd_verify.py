@@ -6,6 +6,8 @@
   Error rates within normal range skill_error_rate meets its catalog target, per cohort
   Response times acceptable       p95_response_time meets its catalog target, per cohort
   Throughput normal               requests in the window, per hour, at or above the floor
+  Event attributes                every required SkillExecution attribute of the event
+                                  contract seen in the last hour (New Relic keyset())
   Resource utilization stable     memory and CPU from /health, shown, not judged
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ exit codes: 0 every item ok (unknown items included: not configured, too little 
 
 the app URL: --url or ROLLOUT_APP_URL (the playbook's is https://legal-platform-web.onrender.com)
 metric source: --metrics or ROLLOUT_METRICS, as for `rollout gate`; open alerts are read from
-New Relic only with --metrics newrelic://ACCOUNT_ID, otherwise that item is unknown.
+New Relic only with --metrics newrelic://ACCOUNT_ID, otherwise that item is unknown; so is the
+event contract (keyset() of SkillExecution over the last hour, rollout/schema/skill_execution.schema.json).
 throughput floor: --min-throughput, default 208/h = half the ~10,000 requests/day of seed 003
 
 examples:
@@ -90,12 +93,38 @@ def fetch_health(url: str, timeout: float):
     return HealthAnswer(url, resp.status_code, body, resp.text)
 
 
+def fetch_metrics(source, catalog, start, at):
+    """(observations, attributes seen in the last hour) from one request where the source
+    can answer both (New Relic: keyset() beside the metric queries); else the attributes
+    are unknown."""
+    from rollout.core import verify
+    from rollout.errors import ExternalError
+
+    fetch_with = getattr(source, "fetch_with", None)
+    try:
+        if fetch_with is None:
+            return source.fetch(catalog, start, at), verify.Unavailable(
+                "unknown: the event contract is checked against New Relic "
+                "(--metrics newrelic://ACCOUNT_ID)")
+        query = verify.keyset_nrql(catalog.event, at - verify.CONTRACT_WINDOW, at)
+        obs, answers = fetch_with(catalog, start, at, {verify.CONTRACT_ALIAS: query})
+    except ExternalError as exc:
+        failed = verify.Unavailable(f"metric source failed: {exc}", failed=True)
+        return failed, failed
+    rows = answers[verify.CONTRACT_ALIAS]
+    if isinstance(rows, str):
+        return obs, verify.Unavailable(f"keyset() failed: {rows}", failed=True)
+    from rollout.adapters.metrics.newrelic import parse_keyset
+    return obs, parse_keyset(rows)
+
+
 def run(args) -> int:
     from rollout.adapters.metrics import metrics_url, open_source
     from rollout.adapters.store import store_url
     from rollout.cli.common import now, parse_time, parse_window, print_json
     from rollout.core import verify
     from rollout.core.catalog import load_catalog
+    from rollout.core.event_contract import load_event_contract
     from rollout.errors import ExternalError, UserError
 
     window = parse_window(args.window)
@@ -110,10 +139,8 @@ def run(args) -> int:
     source = open_source(metrics_url(args.metrics), store_url(args.store))   # bad URL: exit 2
 
     health = fetch_health(url, args.timeout)
-    try:
-        obs = source.fetch(catalog, start, at)
-    except ExternalError as exc:
-        obs = verify.Unavailable(f"metric source failed: {exc}", failed=True)
+    contract = load_event_contract()
+    obs, seen = fetch_metrics(source, catalog, start, at)
     open_issues = getattr(source, "open_issues", None)     # only New Relic knows the alerts
     if open_issues is None:
         issues = verify.Unavailable("unknown: no New Relic account configured "
@@ -124,7 +151,8 @@ def run(args) -> int:
         except ExternalError as exc:
             issues = verify.Unavailable(f"New Relic did not answer: {exc}", failed=True)
 
-    checklist = verify.evaluate(health, issues, obs, catalog, window, args.min_throughput)
+    checklist = verify.evaluate(health, issues, obs, catalog, window, args.min_throughput,
+                                seen, contract)
     if args.output == "json":
         print_json(verify.to_json(checklist, url, start, at))
     else:

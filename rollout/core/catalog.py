@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from rollout.core.event_contract import load_event_contract
 from rollout.errors import UserError
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "catalog.yaml"
@@ -112,6 +113,14 @@ class Metric:
         `window_minutes` because the latter is also the alert's aggregation window."""
         return self.gate_window_minutes or self.window_minutes
 
+    @property
+    def attribute(self) -> str | None:
+        """The event attribute this metric aggregates (None: derived or raw NRQL)."""
+        if not self.aggregate:
+            return None
+        arg = next(iter(self.aggregate.values()))
+        return arg["field"] if isinstance(arg, dict) else arg
+
     def select(self, catalog: "Catalog") -> str:
         """The NRQL aggregate expression of this metric."""
         agg = self.aggregate
@@ -138,6 +147,10 @@ class Metric:
             q = self.nrql_override
         else:
             q = f"SELECT {self.select(catalog)} FROM {catalog.event}"
+            if self.attribute in catalog.optional_attributes:
+                # Only events that carry the attribute: while the application does not send
+                # it, the alert and the gate see no data (silent), not 0 %.
+                q += f" WHERE {self.attribute} IS NOT NULL"
         if facet and not self.derived and not self.nrql_override:
             q += f" FACET {catalog.cohort_attribute}"
         if since:
@@ -154,6 +167,8 @@ class Catalog:
     min_requests: int
     confidence: float
     metrics: dict                     # name -> Metric, in file order
+    # Attributes the event contract (rollout/schema/skill_execution.schema.json) marks optional.
+    optional_attributes: frozenset = frozenset()
 
     def gated(self, step: str) -> list[Metric]:
         return [m for m in self.metrics.values() if m.gates_at(step)]
@@ -227,8 +242,10 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
             window_minutes=m.get("window_minutes"),
             gate_window_minutes=m.get("gate_window_minutes"),
         )
+    contract = load_event_contract()
+    optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
-                   float(data["confidence"]), metrics)
+                   float(data["confidence"]), metrics, optional)
 
 
 @lru_cache(maxsize=8)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from rollout.core.catalog import PAGING
 from rollout.core.units import format_rule, format_value
-from rollout.core.observations import COHORTS, Observations
+from rollout.core.observations import COHORTS, Observations, epoch_ms
 from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK
 
 OK, FAIL, UNKNOWN = "ok", "fail", "unknown"
@@ -26,6 +26,11 @@ ERRORS = "Error rates within normal range"
 LATENCY = "Response times acceptable"
 THROUGHPUT = "Throughput normal"
 RESOURCES = "Resource utilization stable"
+# Not a line of seed 001: the attributes the gates and alerts read (the event contract,
+# rollout/schema/skill_execution.schema.json), as New Relic saw them in the last hour.
+CONTRACT = "Event attributes as the contract says"
+CONTRACT_WINDOW = timedelta(hours=1)
+CONTRACT_ALIAS = "keyset"
 NOT_AUTOMATED = ("User complaints monitored", "Key user journeys tested")
 
 ERROR_METRIC = "skill_error_rate"      # catalog target "< 2" (AC#6)
@@ -231,21 +236,51 @@ def check_throughput(obs: Observations | Unavailable, window: timedelta,
     return Item(THROUGHPUT, OK if rate >= floor else FAIL, detail)
 
 
+# -- event contract ----------------------------------------------------------------------------
+
+def keyset_nrql(event: str, start, end) -> str:
+    """`SELECT keyset() FROM <event> SINCE 1 hour ago`, over the hour ending at `end`."""
+    return f"SELECT keyset() FROM {event} SINCE {epoch_ms(start)} UNTIL {epoch_ms(end)}"
+
+
+def check_event_contract(seen: dict[str, set] | Unavailable, contract) -> Item:
+    """`seen`: attribute -> the types New Relic's keyset() reported for the last hour."""
+    if isinstance(seen, Unavailable):
+        return Item(CONTRACT, UNKNOWN, seen.reason, unreachable=seen.failed)
+    if not seen:
+        return Item(CONTRACT, UNKNOWN, f"no {contract.event} events in the last hour: "
+                                       f"nothing to check")
+    missing, absent, wrong = contract.check(seen)
+    quiet = (f"optional, not sent: {', '.join(absent)} (their alerts and gate rows have no "
+             f"data and stay silent)") if absent else "every optional attribute sent"
+    problems = ([f"missing required attribute{'s' * (len(missing) != 1)}: {', '.join(missing)}"]
+                if missing else []) + ([f"wrong type: {'; '.join(wrong)}"] if wrong else [])
+    where = "rollout/schema/skill_execution.schema.json, docs/events.md"
+    if problems:
+        return Item(CONTRACT, FAIL, f"{'; '.join(problems)} ({where}); {quiet}")
+    return Item(CONTRACT, OK, f"all {len(contract.required)} required attributes sent "
+                              f"({', '.join(contract.required)}); {quiet}")
+
+
 def _hours(h: float) -> str:
     return f"{h:g}h" if h >= 1 else f"{h * 60:g}m"
 
 
 def evaluate(health: HealthAnswer, issues: list[dict] | Unavailable,
              obs: Observations | Unavailable, catalog, window: timedelta,
-             min_per_hour: float | None = None) -> Checklist:
-    return Checklist((
+             min_per_hour: float | None = None,
+             seen: dict[str, set] | Unavailable | None = None, contract=None) -> Checklist:
+    items = [
         check_health(health),
         check_alerts(issues),
         check_metric(ERRORS, ERROR_METRIC, obs, catalog),
         check_metric(LATENCY, LATENCY_METRIC, obs, catalog),
         check_throughput(obs, window, min_per_hour),
-        check_resources(health),
-    ))
+    ]
+    if contract is not None:
+        items.append(check_event_contract(seen if seen is not None else {}, contract))
+    items.append(check_resources(health))
+    return Checklist(tuple(items))
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
 under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
-forms the catalog produces (count, percentage, percentile, average, sum, max; WHERE with
-`attr = 'x'` / `attr LIKE '%x%'` terms joined by AND; FACET on one attribute; SINCE/UNTIL
-epoch milliseconds; TIMESERIES N minutes) over `events`, and answers in NerdGraph's shapes:
+forms the catalog produces (count, percentage, percentile, average, sum, max,
+filter(<aggregate>, WHERE ...), keyset(); WHERE with `attr = 'x'` / `attr LIKE '%x%'` /
+`attr IS [NOT] NULL` terms joined by AND; FACET on one attribute; SINCE/UNTIL epoch
+milliseconds; TIMESERIES N minutes) over `events`, and answers in NerdGraph's shapes
+(keyset(): one row per attribute, {"key": "cacheHit", "type": "boolean"}):
 
     {"data": {"actor": {"account": {"<alias>": {"results": [
         {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
@@ -19,6 +21,8 @@ It also answers the open-issues query of "NerdGraph tutorial: Issue and incident
 `aiIssues { issues(filter: {priority: [...], states: [...]}, timeWindow: {startTime, endTime},
 cursor: "...") { issues { <fields> } nextCursor } }` over `issues` (dicts with issueId,
 priority, state, title (a list), createdAt and closedAt in epoch ms), `issues_page_size` a page.
+`alert_window_value` evaluates one aggregation window of an alert condition the way the
+streaming alerts platform does (no event left after WHERE: no value, not 0).
 Knobs for the failure cases: `fail_alias` (partial results: that alias is null and an
 error with its path is added), `graphql_errors_next` (a 200 with only `errors`),
 `delays` (slow answers), and FakeServer.fail_next (429 with Retry-After, 500).
@@ -54,6 +58,10 @@ ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
 _PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
 _FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
 _TERM = re.compile(r"^(\w+) (=|LIKE) '([^']*)'$")
+_NULL_TERM = re.compile(r"^(\w+) IS (NOT )?NULL$")
+_FILTER = re.compile(r"^filter\((.+), WHERE (.+)\)$")
+# keyset() types, as New Relic names them.
+_KEY_TYPES = ((bool, "boolean"), ((int, float), "numeric"), (str, "string"))
 
 # What the real account receives every minute once the stack is up (names as the catalog's
 # service-level queries filter them).
@@ -79,6 +87,10 @@ def _aggregate(select: str, events: list[dict]):
     """(result key, value) of one NRQL aggregate over events."""
     if select == "count(*)":
         return "count", len(events)
+    m = _FILTER.match(select)
+    if m:               # filter(<aggregate>, WHERE <condition>): the aggregate of the subset
+        _, value = _aggregate(m[1], [e for e in events if _where(m[2])(e)])
+        return "filter", value
     m = _PERCENTAGE.match(select)
     if m:
         field, flag, text = m.groups()
@@ -107,6 +119,10 @@ def _where(text: str | None):
         return lambda e: True
     tests = []
     for term in text.split(" AND "):
+        m = _NULL_TERM.match(term.strip())
+        if m:
+            tests.append(lambda e, a=m[1], present=bool(m[2]): (e.get(a) is not None) == present)
+            continue
         m = _TERM.match(term.strip())
         if not m:
             raise NrqlError(f"NRQL Syntax Error: unsupported condition {term!r}")
@@ -137,6 +153,8 @@ def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False,
     chosen = [e for e in events
               if e.get("eventType", q["event"]) == q["event"] and since <= _ms(e["timestamp"]) < until
               and where(e)]
+    if q["select"] == "keyset()":
+        return keyset(chosen)
     groups = {None: chosen}
     if q["facet"]:
         groups = {}
@@ -168,6 +186,36 @@ def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False,
             rows.append(row(bucket, {**extra, "beginTimeSeconds": begin // 1000,
                                      "endTimeSeconds": min(begin + step, until) // 1000}))
     return rows
+
+
+def keyset(events: list[dict]) -> list[dict]:
+    """SELECT keyset(): one row per attribute the events carry, {"key", "type"}, the shape
+    NerdGraph's nrql { results } gives (timestamp is numeric there, whatever the input)."""
+    found: dict[str, set] = {}
+    for e in events:
+        for key, value in e.items():
+            if key == "eventType" or value is None:
+                continue
+            kind = "numeric" if key == "timestamp" else next(
+                (name for types, name in _KEY_TYPES if isinstance(value, types)), "string")
+            found.setdefault(key, set()).add(kind)
+    return [{"key": k, "type": t} for k in sorted(found) for t in sorted(found[k])]
+
+
+def alert_window_value(nrql: str, events: list[dict], start_ms: int, end_ms: int):
+    """The value a NRQL alert condition gets for one aggregation window, as New Relic
+    documents the streaming alerts platform: the query runs FROM, then WHERE, and the SELECT
+    only when some event is left ("count() never evaluates to 0": no event, no value).
+    None is no data point (gap filling or loss of signal may then act)."""
+    q = _NRQL.match(f"{nrql} SINCE {start_ms} UNTIL {end_ms}")
+    if not q:
+        raise NrqlError(f"NRQL Syntax Error: cannot parse {nrql!r}")
+    where = _where(q["where"])
+    if not any(e.get("eventType", q["event"]) == q["event"]
+               and start_ms <= _ms(e["timestamp"]) < end_ms and where(e) for e in events):
+        return None
+    (row,) = run_nrql(f"{nrql} SINCE {start_ms} UNTIL {end_ms}", events)
+    return next(v for k, v in row.items() if k != "facet")
 
 
 class FakeNerdGraph(FakeServer):

@@ -90,6 +90,24 @@ def issues_graphql(priority: str, start: datetime, end: datetime, cursor: str | 
             f"issues({args}) {{ issues {{ {ISSUE_FIELDS} }} nextCursor }} }} }} }} }}")
 
 
+def parse_keyset(rows: list) -> dict[str, set]:
+    """attribute -> types from the rows of `SELECT keyset()`: NerdGraph answers one row per
+    attribute, {"key": "cacheHit", "type": "boolean"}; the older one-row form
+    {"stringKeys": [...], "numericKeys": [...], "booleanKeys": [...]} is read too."""
+    out: dict[str, set] = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        if isinstance(row.get("key"), str):
+            out.setdefault(row["key"], set()).add(str(row.get("type") or "unknown"))
+            continue
+        for kind in ("string", "numeric", "boolean"):
+            for key in row.get(f"{kind}Keys") or ():
+                if isinstance(key, str):
+                    out.setdefault(key, set()).add(kind)
+    return out
+
+
 def _error_text(err: dict) -> str:
     cls = (err.get("extensions") or {}).get("errorClass")
     msg = " ".join(str(err.get("message") or "unknown error").split())
@@ -134,11 +152,24 @@ class NewRelicSource:
         self.buckets = buckets
 
     def fetch(self, catalog, start: datetime, end: datetime) -> Observations:
+        return self.fetch_with(catalog, start, end, {})[0]
+
+    def fetch_with(self, catalog, start: datetime, end: datetime,
+                   extra: dict[str, str]) -> tuple[Observations, dict[str, list | str]]:
+        """fetch(), with more NRQL queries (alias -> NRQL) in the same request; their
+        answers come back as alias -> result rows, or the error text of that alias."""
         queries = build_queries(catalog, start, end, self.buckets)
-        body = {"query": graphql(queries, self.nrql_timeout),
+        sent = {**queries, **{alias: (None, "extra", q) for alias, q in extra.items()}}
+        body = {"query": graphql(sent, self.nrql_timeout),
                 "variables": {"account": self.account_id}}
         account, alias_errors = self._post(body)
-        return self._observations(catalog, queries, account, alias_errors, start, end)
+        answers = {}
+        for alias in extra:
+            answer = account.get(alias)
+            rows = answer.get("results") if isinstance(answer, dict) else None
+            answers[alias] = rows if isinstance(rows, list) else (
+                alias_errors.get(alias) or "New Relic returned no result")
+        return self._observations(catalog, queries, account, alias_errors, start, end), answers
 
     # -- transport ------------------------------------------------------------------------------
 

@@ -369,7 +369,10 @@ def cohort_data(catalog, events: np.ndarray) -> tuple[CohortData, dict[str, str]
                 errors[m.name] = f"{TABLE} has no boolean field {arg['field']}"
                 continue
             counts[m.name] = int(hits.sum())
-            values[m.name] = 100.0 * counts[m.name] / n if n else None
+            # over the events that carry the field, as the NRQL's `IS NOT NULL` does for an
+            # optional attribute: not sent is no value, not 0 %
+            carried = int((events[arg["field"]] >= 0).sum()) if arg["field"] in BOOLEANS else n
+            values[m.name] = 100.0 * counts[m.name] / carried if carried else None
             continue
         name = arg["field"] if kind == "percentile" else arg
         col = present(name)

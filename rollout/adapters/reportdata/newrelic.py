@@ -25,8 +25,8 @@ from rollout.core.reports.summaries import (Bucket, BucketCohort, CohortSummary,
 
 LATENCY, COST, MODEL = "executionTime", "cost", "model"      # SkillExecution attributes (002)
 UPTIME_METHOD = "synthetic check success (New Relic SyntheticCheck)"
-_HEALTH = re.compile(r"^\s*SELECT\s+count\(\*\)\s+FROM\s+(\w+)\s+WHERE\s+(.+?)\s+AND\s+result\s*=\s*"
-                     r"'SUCCESS'\s*$", re.I)
+_HEALTH = re.compile(r"^\s*SELECT\s+filter\(count\(\*\),\s*WHERE\s+result\s*=\s*'SUCCESS'\)\s+"
+                     r"FROM\s+(\w+)\s+WHERE\s+(.+?)\s*$", re.I)
 
 
 def _num(v) -> float | None:
