@@ -154,6 +154,8 @@ class Catalog:
     min_requests: int
     confidence: float
     metrics: dict                     # name -> Metric, in file order
+    # The load test's budget: figure (p95_ms, error_rate...) -> Condition (rollout loadtest)
+    performance_budget: dict = field(default_factory=dict)
 
     def gated(self, step: str) -> list[Metric]:
         return [m for m in self.metrics.values() if m.gates_at(step)]
@@ -228,7 +230,9 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
             gate_window_minutes=m.get("gate_window_minutes"),
         )
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
-                   float(data["confidence"]), metrics)
+                   float(data["confidence"]), metrics,
+                   performance_budget={k: Condition.parse(v) for k, v in
+                                       (data.get("performance_budget") or {}).items()})
 
 
 @lru_cache(maxsize=8)
