@@ -22,7 +22,8 @@ YAML file of phases (docs/loadtest.md). Scenarios: contract analysis 40, draftin
 research 20, compliance 10 (POST /api/ai/analyze, /draft, /research, /compliance).
 Budget (rollout/catalog.yaml performance_budget): p95 < 5 s, p99 < 10 s, errors < 2 %,
 success > 98 %, overall and per scenario. Writes report.html (Locust's) and summary.json
-into --out, and records a `loadtest` history row for the flag.
+into --out, records a `loadtest` history row for the flag and, with GITHUB_STEP_SUMMARY
+set, appends the markdown table to it.
 ROLLOUT_LOADTEST_AUTHORIZATION, when set, is sent as the Authorization header.
 exit: 0 budget met; 1 budget missed; 2 bad input; 4 target unreachable, or the store failed
 """
@@ -45,7 +46,7 @@ def register(sub) -> None:
                    help="seconds between progress lines (default 5)")
     add_store(p, history=True)
     add_flags_dir(p)
-    add_output(p)
+    add_output(p, ("table", "json", "markdown"))
     p.set_defaults(func=run)
 
 
@@ -159,28 +160,17 @@ def _judge(summary: dict, budget: dict, out: Path):
 
 
 def _print(summary: dict, verdict, output: str, out: Path) -> None:
+    from rollout.cli.cmd_gate import _append_summary
     from rollout.cli.common import print_json, print_table
-    from rollout.core.gate import format_value
+    from rollout.loadtest import render
 
+    _append_summary(render.markdown(summary, verdict))   # in GitHub Actions: the job summary
     if output == "json":
         print_json(summary)
-        return
-    missed = {}
-    for c in verdict.missed:
-        missed.setdefault(c.scope, []).append(c.figure)
-    ms = lambda v: format_value(v, "ms")
-    rows = [[scope, f"{f['requests']:,}", format_value(f["error_rate"], "percent"),
-             ms(f["p50_ms"]), ms(f["p95_ms"]), ms(f["p99_ms"]),
-             "-" if f["rps"] is None else f"{f['rps']:.1f}",
-             ("MISSED " + ", ".join(missed[scope])) if scope in missed else "ok"]
-            for scope, f in [("overall", summary["overall"]), *summary["scenarios"].items()]]
-    print_table(["scope", "requests", "errors", "p50", "p95", "p99", "rps", "budget"], rows)
-    for p in summary["phases"]:
-        if p["requests"] < 0.9 * p["target_requests"]:
-            print(f"note: phase {p['name']} got {p['requests']:,} of the {p['target_requests']:,} "
-                  f"requests it asks for: a slow target, or a load generator short of CPU "
-                  f"(docs/loadtest.md, workers)")
-    for c in verdict.missed:
-        print(f"missed: {c.line()}")
-    print(f"load test {summary['profile']} against {summary['target']}: budget "
-          f"{'met' if verdict.passed else 'MISSED'}; report {out / 'report.html'}")
+    elif output == "markdown":
+        print(render.markdown(summary, verdict), end="")
+    else:
+        print_table(render.HEADERS, render.rows(summary, verdict))
+        for line in render.notes(summary, verdict):
+            print(line)
+        print(f"{render.headline(summary, verdict)}; report {out / 'report.html'}")
