@@ -201,3 +201,19 @@ def test_redaction_removes_the_password_in_both_spellings(monkeypatch):
     monkeypatch.setenv("ROLLOUT_LOADTEST_AUTHORIZATION", "Bearer abc.def")
     redact = redactor("http://u:p%40ss@host")
     assert redact("p%40ss p@ss Bearer abc.def /api/ai/analyze") == "*** *** *** /api/ai/analyze"
+
+
+@pytest.mark.parametrize("budget,message", [
+    ({"p90_ms": "< 1000"}, "field performance_budget: Additional properties are not allowed"),
+    ({"p95_ms": "under 5 s"}, "field performance_budget.p95_ms: 'under 5 s' does not match"),
+    ({}, "field performance_budget: {} should be non-empty"),
+])
+def test_a_bad_budget_in_the_catalog_is_one_line(budget, message):
+    import yaml
+
+    from rollout.core.catalog import DEFAULT_PATH, build_catalog
+
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    with pytest.raises(UserError) as err:
+        build_catalog({**data, "performance_budget": budget}, "catalog.yaml")
+    assert str(err.value).startswith("catalog.yaml: " + message), str(err.value)
