@@ -57,8 +57,9 @@ def strings(node, path=()):
         yield path, node
 
 
-def test_the_four_workflows_exist():
-    assert [p.name for p in WORKFLOW_FILES] == ["apply.yml", "drift.yml", "guard.yml", "pull-request.yml"]
+def test_the_workflows_exist():
+    assert [p.name for p in WORKFLOW_FILES] == ["apply.yml", "drift.yml", "guard.yml", "preflight.yml",
+                                                "pull-request.yml"]
 
 
 def test_workflows_pass_the_github_workflow_schema():
@@ -81,6 +82,7 @@ EXPECTED_PERMISSIONS = {
     ("apply.yml", "apply"): {"contents": "read"},
     ("guard.yml", "guard"): {"contents": "write", "pull-requests": "write"},
     ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
+    ("preflight.yml", "preflight"): {"contents": "read"},
 }
 
 
@@ -127,7 +129,8 @@ def test_each_action_is_pinned_to_the_same_commit_everywhere():
             match = PINNED_LINE.search(line.strip())
             if match:
                 pins.setdefault(match[1], set()).add(match[2])
-    assert set(pins) == {"actions/checkout", "actions/setup-python", "pulumi/actions"}
+    assert set(pins) == {"actions/checkout", "actions/setup-python", "actions/upload-artifact",
+                         "pulumi/actions"}
     assert all(len(shas) == 1 for shas in pins.values()), pins
 
 
@@ -216,8 +219,9 @@ def test_no_other_workflow_can_cancel_the_production_group():
         for block in filter(None, blocks):
             if block["group"] == PRODUCTION_GROUP:
                 assert block["cancel-in-progress"] is False, path.name
-            else:  # only the read-only pull-request checks have a group of their own
-                assert path.name == "pull-request.yml", path.name
+            else:  # the read-only pull-request checks, and preflight (one load on staging
+                # at a time, never behind the guard), have a group of their own
+                assert path.name in ("pull-request.yml", "preflight.yml"), path.name
 
 
 # ---------------------------------------------------------------- what each workflow runs
@@ -343,6 +347,11 @@ def test_extract_finds_every_command_the_workflows_run():
         "apply.yml": ['rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"'],
         "drift.yml": [],
         "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?'],
+        "preflight.yml": [
+            'rollout loadtest --target "$STAGING_URL" --profile "$PROFILE" --out "$RUNNER_TEMP/loadtest" '
+            '--store "$ROLLOUT_STORE" --progress 30',
+            'rollout drill --store "$STAGING_ROLLOUT_STORE" --fault error-rate',
+        ],
         "pull-request.yml": [
             'rollout validate --base "origin/$BASE_REF"',
             'rollout changed --base "origin/$BASE_REF" > "$changed" 2> "$RUNNER_TEMP/changed.err" || rc=$?',

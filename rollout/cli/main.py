@@ -24,6 +24,7 @@ COMMANDS = [
     "abort",
     "retry",
     "drill",
+    "loadtest",
     "report",
     "store",
     "verify",

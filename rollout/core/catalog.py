@@ -169,6 +169,8 @@ class Catalog:
     metrics: dict                     # name -> Metric, in file order
     # Attributes the event contract (rollout/schema/skill_execution.schema.json) marks optional.
     optional_attributes: frozenset = frozenset()
+    # The load test's budget: figure (p95_ms, error_rate...) -> Condition (rollout loadtest)
+    performance_budget: dict = field(default_factory=dict)
 
     def gated(self, step: str) -> list[Metric]:
         return [m for m in self.metrics.values() if m.gates_at(step)]
@@ -245,7 +247,9 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
     contract = load_event_contract()
     optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
-                   float(data["confidence"]), metrics, optional)
+                   float(data["confidence"]), metrics, optional,
+                   performance_budget={k: Condition.parse(v) for k, v in
+                                       (data.get("performance_budget") or {}).items()})
 
 
 @lru_cache(maxsize=8)

@@ -21,6 +21,8 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 # History event kinds. applied/aborted change the store; the others only record.
 APPLIED, ABORTED, HELD, REFUSED, RETRY = "applied", "aborted", "held", "refused", "retry"
 CHANGES = (APPLIED, ABORTED)
+# Evidence rows: what was proven before a step (never de-duplicated; see core/evidence.py).
+LOADTEST = "loadtest"
 
 
 def parse_duration(text: str) -> timedelta:
