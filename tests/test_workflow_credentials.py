@@ -40,7 +40,7 @@ def test_the_metric_source_is_one_repository_variable():
 def test_every_variable_is_documented_with_gh_variable_set():
     used = {m for p in WORKFLOW_FILES for _, v in strings(load(p.name)) for m in VAR_BY_NAME.findall(v)}
     documented = set(re.findall(r"gh variable set ([A-Z][A-Z0-9_]*)", DOCS.read_text(encoding="utf-8")))
-    assert used == {"ROLLOUT_METRICS"} and used <= documented
+    assert used == {"ROLLOUT_METRICS", "STAGING_URL"} and used <= documented
 
 
 # ---------------------------------------------------------------- pull-request credentials
