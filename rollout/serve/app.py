@@ -10,7 +10,6 @@ route reads the shared Service from `request.app.state.service`.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -20,7 +19,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from rollout.errors import ExternalError, RolloutError
+from rollout.adapters.store import open_store
+from rollout.errors import RolloutError
 from rollout.guard_run import run_guard
 from rollout.serve.config import ServeConfig
 from rollout.serve.hook import (ALL, MAX_BODY, HookLog, RateLimits, Refused, authenticate,
@@ -28,56 +28,25 @@ from rollout.serve.hook import (ALL, MAX_BODY, HookLog, RateLimits, Refused, aut
 from rollout.serve.loop import GuardLoop
 
 
-class StoreHandle:
-    """One store connection for the request handlers, opened on first use, shared under a
-    lock, and dropped after an outside failure so the next use reconnects."""
-
-    def __init__(self, url: str, history_url: str | None):
-        self.url, self.history_url = url, history_url
-        self._store = None
-        self._lock = threading.Lock()
-
-    def use(self, fn: Callable):
-        from rollout.adapters.store import open_store
-
-        with self._lock:
-            if self._store is None:
-                self._store = open_store(self.url, self.history_url)
-            try:
-                return fn(self._store)
-            except ExternalError:
-                self.close_locked()
-                raise
-
-    def close_locked(self) -> None:
-        if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:
-                pass
-            self._store = None
-
-    def close(self) -> None:
-        with self._lock:
-            self.close_locked()
-
-
 @dataclass
 class Service:
+    """What the routes share. Each use of the store opens its own connection: handlers run
+    in worker threads, and a connection is not shared between threads."""
+
     cfg: ServeConfig
     loop: GuardLoop
-    store: StoreHandle
     hook_log: HookLog
     limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def create(cls, cfg: ServeConfig, run: Callable = run_guard) -> "Service":
-        from rollout.adapters.store.service_tables import ServiceTables
+        def record(calls):
+            from rollout.adapters.store.service_tables import ServiceTables
 
-        store = StoreHandle(cfg.store_url, cfg.history_url)
-        hook_log = HookLog(lambda call: store.use(lambda s: ServiceTables(s).record_call(call)),
-                           cfg.instance)
-        return cls(cfg, GuardLoop(cfg, run), store, hook_log)
+            with open_store(cfg.store_url, cfg.history_url) as store:
+                ServiceTables(store).record_calls(calls)
+
+        return cls(cfg, GuardLoop(cfg, run), HookLog(record, cfg.instance))
 
     def known_flags(self) -> set[str]:
         from rollout.flagfiles import flag_paths
@@ -89,11 +58,11 @@ class Service:
         from rollout.status import status_document
 
         states = load_flags(self.cfg.flags_dir)
-        return self.store.use(lambda s: status_document(states, s, self.cfg.clock()))
+        with open_store(self.cfg.store_url, self.cfg.history_url) as store:
+            return status_document(states, store, self.cfg.clock())
 
     def close(self) -> None:
-        self.hook_log.flush()
-        self.store.close()
+        self.hook_log.close()
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -150,7 +119,7 @@ async def newrelic_hook(request: Request) -> JSONResponse:
         code, answer, headers = exc.status, {"error": str(exc)}, exc.headers
     except ClientDisconnect:
         code, answer = 400, {"error": "the client went away before its body arrived"}
-    await run_in_threadpool(svc.hook_log.record, source, code, named, detail)
+    svc.hook_log.record(source, code, named, detail)
     return JSONResponse(answer, code, headers=headers)
 
 

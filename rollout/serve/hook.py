@@ -28,7 +28,6 @@ from typing import Callable
 
 from rollout.adapters.store.service_tables import HookCall
 from rollout.core.state import FLAG_NAME
-from rollout.errors import RolloutError
 from rollout.serve.logs import log
 
 MAX_BODY = 64 * 1024
@@ -146,55 +145,73 @@ def describe(payload: dict | None) -> str:
 
 @dataclass
 class HookLog:
-    """Writes each call to the store (through `write`), within a per-minute budget for
-    refusals; the rest are summarised. Failures to write are logged, never raised."""
+    """Records each call: a log line at once, and a row in the store written by a thread
+    of its own in batches, so a caller never waits for a disk sync. Refusals past a
+    per-minute budget are counted and written as one summary row per status. A store
+    that cannot be written is logged, never raised to the caller."""
 
-    write: Callable[[HookCall], None]
+    write: Callable[[list], None]          # writes a batch of HookCall rows
     instance: str
     budget: int = LOG_BUDGET
     clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self):
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue: list[HookCall] = []
         self._minute = None
         self._used = 0
         self._held: Counter = Counter()            # status -> refusals not written
         self._sources: dict[int, set] = {}
+        self._closing = False
+        self._thread = threading.Thread(target=self._writer, name="hook-log", daemon=True)
+        self._thread.start()
 
     def record(self, source: str, status: int, flags=(), detail: str = "") -> None:
         now = datetime.now(timezone.utc)
         call = HookCall(now, self.instance, source, status, tuple(sorted(flags)), detail)
         log("hook_call", source=source, status=status, flags=list(call.flags), detail=detail)
-        with self._lock:
+        with self._cond:
             minute = int(self.clock() // 60)
             if minute != self._minute:
-                self._flush_locked(now)
+                self._summarise(now)
                 self._minute, self._used = minute, 0
             if status >= 300 and self._used >= self.budget:
                 self._held[status] += 1
                 self._sources.setdefault(status, set()).add(source)
                 return
-            if status >= 300:
-                self._used += 1
-        self._write(call)
+            self._used += status >= 300
+            self._queue.append(call)
+            self._cond.notify()
 
-    def flush(self) -> None:
-        with self._lock:
-            self._flush_locked(datetime.now(timezone.utc))
+    def close(self, timeout: float = 10) -> None:
+        """Write what is pending (the summaries too) and stop the writer."""
+        with self._cond:
+            self._summarise(datetime.now(timezone.utc))
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
 
-    def _flush_locked(self, now: datetime) -> None:
+    def _summarise(self, now: datetime) -> None:
         for status, n in sorted(self._held.items()):
             sources = self._sources.get(status, set())
             source = next(iter(sources)) if len(sources) == 1 else f"{len(sources)} sources"
-            self._write(HookCall(now, self.instance, source, status, (),
-                                 f"{n} refusals past the log budget of {self.budget} a minute",
-                                 calls=n))
+            self._queue.append(HookCall(now, self.instance, source, status, (),
+                                        f"{n} refusals past the log budget of {self.budget} "
+                                        f"a minute", calls=n))
         self._held.clear()
         self._sources.clear()
+        self._cond.notify()
 
-    def _write(self, call: HookCall) -> None:
-        try:
-            self.write(call)
-        except RolloutError as exc:
-            log("hook_call_not_recorded", level=40, source=call.source, status=call.status,
-                error=str(exc))
+    def _writer(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                batch, self._queue = self._queue, []
+                if not batch and self._closing:
+                    return
+            try:
+                self.write(batch)
+            except Exception as exc:       # the store is down: the log lines remain
+                log("hook_calls_not_recorded", level=40, calls=len(batch),
+                    error=" ".join(str(exc).split()))

@@ -18,10 +18,13 @@ from rollout.serve.logs import LOG_CONFIG, log
 def bind(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        # proto as getaddrinfo says (IPPROTO_TCP): asyncio sets TCP_NODELAY only on sockets
+        # that say so, and without it every answer waits ~40 ms for a delayed ACK
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(128)        # connections wait in the backlog until uvicorn accepts
     except OSError as exc:
         raise UserError(f"--host {host} --port {port}: cannot listen there "
                         f"({exc.strerror or exc})") from None

@@ -129,13 +129,15 @@ class ServiceTables:
             return cur.rowcount == 1
 
     # -- webhook calls --------------------------------------------------------------------
-    def record_call(self, call: HookCall) -> None:
-        with self._tx("recording a webhook call") as cur:
-            cur.execute(self.sql._sql(
-                "INSERT INTO rollout_hook_calls (at, instance, source, status, flags, detail,"
-                " calls) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                (self.sql._ts_in(call.at), call.instance, call.source[:200], call.status,
-                 json.dumps(list(call.flags)), call.detail[:DETAIL_LIMIT], call.calls))
+    def record_calls(self, calls: list[HookCall]) -> None:
+        """Append calls in one transaction (one disk sync for a batch)."""
+        with self._tx("recording webhook calls") as cur:
+            for call in calls:
+                cur.execute(self.sql._sql(
+                    "INSERT INTO rollout_hook_calls (at, instance, source, status, flags,"
+                    " detail, calls) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                    (self.sql._ts_in(call.at), call.instance, call.source[:200], call.status,
+                     json.dumps(list(call.flags)), call.detail[:DETAIL_LIMIT], call.calls))
 
     def hook_calls(self, limit: int = 100) -> list[HookCall]:
         """The latest calls, oldest first."""
