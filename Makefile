@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/gate_eval.py
 	$(BIN)/python bench/pulumi_build.py
 	$(BIN)/python bench/drill_latency.py
+	$(BIN)/python bench/hook_latency.py
 
 clean:
 	rm -rf $(VENV) .rollout *.egg-info

@@ -85,6 +85,10 @@ class Served:
         return self.start()
 
     def __exit__(self, *exc):
+        try:
+            self.stop(timeout=20)         # orderly: the lease is released for the next one
+        except subprocess.TimeoutExpired:
+            pass
         self.kill()
         self.http.close()
 

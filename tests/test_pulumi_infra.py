@@ -18,7 +18,7 @@ def env(resource) -> dict:
 
 
 def test_web_service(run):
-    web = run.one("render:services:WebService").inputs
+    web = run.one("render:services:WebService", "web").inputs
     assert web["name"] == "legal-platform-web"
     d = web["serviceDetails"]
     assert (d["plan"], d["numInstances"], d["region"]) == ("standard", 2, "oregon")
@@ -58,13 +58,14 @@ def test_postgres_and_key_value(run):
         ("16", "standard", "oregon", 25)
     kv = run.one("render:key-value:KeyValue").inputs
     assert (kv["plan"], kv["region"], kv["maxmemoryPolicy"]) == ("starter", "oregon", "allkeys_lru")
-    owners = {r.inputs["ownerId"] for r in run.custom if r.typ.startswith("render:")}
+    owners = {r.inputs["ownerId"] for r in run.custom if r.typ.startswith("render:")
+              and r.typ != "render:services:EnvVarsForService"}     # keyed by its service
     assert owners == {"tea-example0workspace0id"}
 
 
 def test_secrets_reach_the_services_through_secret_env_groups(run):
     groups = {g.inputs["name"]: g for g in run.of_type("render:env-groups:EnvGroup")}
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     ai = run.one("render:services:PrivateService")
     data, model = groups["legal-platform-data"], groups["legal-platform-ai-secrets"]
     assert is_secret(data.raw_inputs["envVars"]) and is_secret(model.raw_inputs["envVars"])
@@ -79,4 +80,4 @@ def test_secrets_reach_the_services_through_secret_env_groups(run):
 
 def test_web_finds_the_ai_service_by_its_internal_host(run):
     ai = run.one("render:services:PrivateService")
-    assert env(run.one("render:services:WebService")) == {"AI_SERVICE_HOST": ai.state["slug"]}
+    assert env(run.one("render:services:WebService", "web")) == {"AI_SERVICE_HOST": ai.state["slug"]}

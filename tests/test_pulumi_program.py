@@ -22,7 +22,9 @@ def test_one_component_per_concern(run):
     assert components == {f"{PROJECT}:infra:RenderServices": 1,
                           f"{PROJECT}:alerts:Alerts": 1,
                           f"{PROJECT}:alerts:HealthMonitor": 1,
-                          f"{PROJECT}:dashboards:Dashboard": 1}
+                          f"{PROJECT}:dashboards:Dashboard": 1,
+                          f"{PROJECT}:infra:GuardService": 1,
+                          f"{PROJECT}:alerts:GuardWebhook": 1}
 
 
 def test_resource_inventory(run):
@@ -31,16 +33,17 @@ def test_resource_inventory(run):
     n_alerts = len(load_catalog().alerts())
     counts = Counter(r.typ for r in run.custom)
     assert counts == {
-        "render:services:WebService": 1,
+        "render:services:WebService": 2,                 # web, rollout-guard
         "render:services:PrivateService": 1,
+        "render:services:EnvVarsForService": 1,          # rollout-guard's plain settings
         "render:postgres:Postgres": 1,
         "render:key-value:KeyValue": 1,
-        "render:env-groups:EnvGroup": 2,
+        "render:env-groups:EnvGroup": 3,
         f"{NR}alertPolicy:AlertPolicy": 1,
         f"{NR}nrqlAlertCondition:NrqlAlertCondition": n_alerts,
-        f"{NR}notificationDestination:NotificationDestination": 2,   # PagerDuty, e-mail
-        f"{NR}notificationChannel:NotificationChannel": 3,
-        f"{NR}workflow:Workflow": 3,
+        f"{NR}notificationDestination:NotificationDestination": 3,   # PagerDuty, e-mail, guard
+        f"{NR}notificationChannel:NotificationChannel": 4,
+        f"{NR}workflow:Workflow": 4,
         f"{NR}oneDashboard:OneDashboard": 1,
         "newrelic:synthetics/monitor:Monitor": 1,        # the /health check
     }
@@ -49,13 +52,14 @@ def test_resource_inventory(run):
 def test_stack_outputs(run):
     dashboard = run.one(f"{NR}oneDashboard:OneDashboard")
     policy = run.one(f"{NR}alertPolicy:AlertPolicy")
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     ai = run.one("render:services:PrivateService")
     assert run.outputs == {
         "dashboardPermalink": dashboard.state["permalink"],
         "alertPolicyId": policy.id,
         "webUrl": web.state["serviceDetails"]["url"],
         "aiServiceUrl": ai.state["serviceDetails"]["url"],
+        "guardUrl": run.one("render:services:WebService", "guard").state["serviceDetails"]["url"],
     }
 
 
