@@ -134,11 +134,12 @@ def test_the_hook_refuses_and_changes_nothing(served, world, what, how, status, 
 
 
 def test_a_big_body_without_length_is_cut_off(served, world):
-    before = world.snapshot()
+    before, rows = world.snapshot(), len(world.hook_calls())
     chunks = (b"x" * 16384 for _ in range(64))             # chunked: no Content-Length
     r = served.http.post(served.url + "/hooks/newrelic", data=chunks, timeout=10, headers={
         "Authorization": f"Bearer {HOOK_TOKEN}", "Content-Type": "application/json"})
     assert r.status_code == 413 and world.snapshot() == before
+    assert world.new_calls(rows)[-1][1] == 413
 
 
 def test_a_named_flag_and_a_new_relic_issue_are_accepted(served, world):
@@ -150,7 +151,7 @@ def test_a_named_flag_and_a_new_relic_issue_are_accepted(served, world):
     served.wait_until(lambda h: h["evaluations"] > evaluations)
     last = served.health()["last_evaluation"]
     assert last["trigger"] == "hook" and [o["flag"] for o in last["outcomes"]] == [FLAG]
-    [(source, status, flags, detail, calls)] = world.new_calls(rows)
+    source, status, flags, detail, calls = world.new_calls(rows)[-1]
     assert (status, json.loads(flags)) == (202, [FLAG])
     assert "issueId=0ea2df1c" in detail and "\x1b" not in detail and "\n" not in detail
 
@@ -246,5 +247,31 @@ def test_a_new_relic_outage_makes_it_blind_and_unhealthy_not_dead(tmp_path):
             assert srv.proc.poll() is None
             with w.db() as db:
                 assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
+    finally:
+        w.close()
+
+
+def test_the_hook_judges_the_alerts_minutes_not_the_whole_hour(tmp_path):
+    """A fault in the last 10 minutes only: diluted in the loop's hour (1.5 % errors
+    against control's 1 %), the webhook's 10 minutes show it (15 % > 5 %)."""
+    from datetime import timedelta
+
+    from tests.events import CONTROL, Profile, events
+
+    w = World(tmp_path)
+    try:
+        fresh = w.now - timedelta(minutes=10)
+        w.nr.events = (traffic(fresh, n=3600)
+                       + events(120, "canary", Profile(error_rate=0.15), start=fresh,
+                                span=timedelta(minutes=10), seed=2)
+                       + events(120, "control", CONTROL, start=fresh,
+                                span=timedelta(minutes=10), seed=2))
+        with w.serve("--interval", "3600") as srv:
+            loop = srv.wait_until(lambda h: h["last_evaluation"] is not None)["last_evaluation"]
+            assert loop["trigger"] == "loop" and loop["outcomes"][0]["action"] != "rolled_back", \
+                loop["outcomes"]
+            assert srv.post_hook({})[0] == 202
+            h = srv.wait_until(lambda h: h["evaluations"] >= 2)
+            assert h["last_evaluation"]["outcomes"][0]["action"] == "rolled_back"
     finally:
         w.close()

@@ -39,7 +39,11 @@ def register(sub) -> None:
     p.add_argument("--lease-ttl", type=float, metavar="SECONDS",
                    help="seconds the leader's lease lasts unrenewed (default 2 x --interval)")
     p.add_argument("--window", default="1h", metavar="DURATION",
-                   help="metrics window of each evaluation, as `rollout guard` (default 1h)")
+                   help="metrics window of the timed evaluations, as `rollout guard` (default 1h)")
+    p.add_argument("--hook-window", default="10m", metavar="DURATION",
+                   help="metrics window of the evaluations the webhook asks for (default 10m: "
+                        "the alert's own minutes, not diluted by the hour before; widened "
+                        "like --window where traffic is too thin)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
     add_store(p, history=True)
@@ -73,7 +77,9 @@ def config(args):
     return ServeConfig(host=args.host, port=args.port, interval=interval, lease_ttl=ttl,
                        store_url=store_url(args.store), history_url=args.history,
                        metrics_url=args.metrics, flags_dir=args.flags,
-                       window=parse_window(args.window), clock=now, actor=actor(),
+                       window=parse_window(args.window),
+                       hook_window=parse_window(args.hook_window, "--hook-window"),
+                       clock=now, actor=actor(),
                        hook_token=os.environ.get(TOKEN_ENV) or None)
 
 

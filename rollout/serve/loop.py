@@ -208,8 +208,10 @@ class GuardLoop:
             states = load_flags(self.cfg.flags_dir)
             if job is not ALL:
                 states = [s for s in states if s.flag in job]
+            # an alert fired on its last minutes: judge those, not the hour they end
+            window = self.cfg.window if trigger == "loop" else self.cfg.hook_window
             outcomes = self.run(states, self.cfg.store_url, self.cfg.history_url,
-                                self.cfg.metrics_url, window=self.cfg.window,
+                                self.cfg.metrics_url, window=window,
                                 clock=self.cfg.clock, commit=current_commit(),
                                 actor=f"{self.cfg.actor} (rollout serve, {trigger})")
         except Exception as exc:       # RolloutError: an outside failure; others: a bug
