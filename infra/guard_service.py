@@ -6,21 +6,24 @@ a lease in the store makes one the leader of the timed loop, and New Relic's web
 answered by either (docs/serve.md). Render checks /healthz; SIGTERM gets the shutdown
 delay below to finish an evaluation and hand the lease over.
 
-Secrets (the store's connection string, the webhook token, the query key, Slack, the
-PagerDuty routing key, the GitHub token) live in an environment group that only this
-service reads; the plain settings in EnvVarsForService, which updates in place.
+Its environment, secrets included (the store's connection string, the webhook token, the
+query key, Slack, the PagerDuty routing key, the GitHub token), is one EnvVarsForService:
+a PUT of the service's whole list, changed in place. Not an environment group: Render
+updates a group's name only, so a rotated token would replace the group (and unlink it
+from the service for the time of the replacement). The list holds secrets, so `pulumi
+preview` masks it whole; the settings worth reading in a diff are in the start command.
 """
 from __future__ import annotations
 
 import shlex
 
 import pulumi
-import pulumi_render.env_groups as renv
 import pulumi_render.postgres as rpg
 import pulumi_render.services as rsvc
 
-from infra.settings import GuardSettings, NewRelicSettings, NotifySettings, RenderSettings
+from infra.settings import GuardSettings, NewRelicSettings, RenderSettings
 
+RUNTIME = "python"
 HEALTH_PATH = "/healthz"
 HOOK_PATH = "/hooks/newrelic"
 PYTHON_VERSION = "3.11.9"
@@ -54,10 +57,12 @@ class GuardService(pulumi.ComponentResource):
 
         self.web = rsvc.WebService(
             "guard", owner_id=render.owner_id, name=self.service_name, repo=guard.repo,
-            branch=guard.branch,
+            branch=guard.branch, root_dir="",
             auto_deploy="yes",        # a merged phase change must reach the guard
             service_details={
-                "runtime": "python", "plan": guard.plan, "region": render.region,
+                # `env` is deprecated for `runtime`, yet Render returns it on every read:
+                # the same value keeps a refresh quiet
+                "runtime": RUNTIME, "env": RUNTIME, "plan": guard.plan, "region": render.region,
                 "num_instances": guard.instances,
                 "health_check_path": HEALTH_PATH,
                 "max_shutdown_delay_seconds": SHUTDOWN_DELAY,
@@ -67,32 +72,26 @@ class GuardService(pulumi.ComponentResource):
             },
             opts=child)
 
+        db = rpg.get_postgres_connection_info_output(postgres_id=postgres.id)
+        variables = {
+            "PYTHON_VERSION": PYTHON_VERSION,
+            "GITHUB_REPOSITORY": guard.github_repository,
+            "FORWARDED_ALLOW_IPS": PROXY_NETWORKS,
+            "ROLLOUT_ACTOR": self.service_name,
+            # the flag store the application reads: the stack's PostgreSQL
+            "ROLLOUT_STORE": pulumi.Output.secret(db.internal_connection_string),
+            "ROLLOUT_HOOK_TOKEN": guard.hook_token,
+            "NEW_RELIC_API_KEY": guard.newrelic_query_key,
+            "SLACK_WEBHOOK_URL": guard.slack_webhook_url,
+            # the Events v2 integration key New Relic pages with is the guard's routing key
+            "PAGERDUTY_ROUTING_KEY": newrelic.notify.pagerduty_service_key,
+            "GITHUB_TOKEN": guard.github_token,
+        }
         self.env = rsvc.EnvVarsForService(
             "guard-env", service_id=self.web.id,
-            env_vars=[{"key": "PYTHON_VERSION", "value": PYTHON_VERSION},
-                      {"key": "GITHUB_REPOSITORY", "value": guard.github_repository},
-                      {"key": "FORWARDED_ALLOW_IPS", "value": PROXY_NETWORKS},
-                      {"key": "ROLLOUT_ACTOR", "value": self.service_name}],
+            env_vars=[{"key": k, "value": variables[k]} for k in sorted(variables)],
             opts=child)
-
-        db = rpg.get_postgres_connection_info_output(postgres_id=postgres.id)
-        self.secrets = renv.EnvGroup(
-            "guard-secrets", owner_id=render.owner_id, name=f"{self.service_name}-secrets",
-            env_vars=_secret_vars(guard, newrelic.notify, db.internal_connection_string),
-            service_ids=[self.web.id], opts=child)
 
         self.url = self.web.service_details.apply(lambda d: d.url if d else None)
         self.hook_url = self.url.apply(lambda u: u.rstrip("/") + HOOK_PATH if u else None)
         self.register_outputs({"url": self.url, "hook_url": self.hook_url})
-
-
-def _secret_vars(guard: GuardSettings, notify: NotifySettings, store_url) -> list[dict]:
-    return [
-        {"key": "ROLLOUT_STORE", "value": pulumi.Output.secret(store_url)},
-        {"key": "ROLLOUT_HOOK_TOKEN", "value": guard.hook_token},
-        {"key": "NEW_RELIC_API_KEY", "value": guard.newrelic_query_key},
-        {"key": "SLACK_WEBHOOK_URL", "value": guard.slack_webhook_url},
-        # the Events v2 integration key New Relic pages with is the guard's routing key
-        {"key": "PAGERDUTY_ROUTING_KEY", "value": notify.pagerduty_service_key},
-        {"key": "GITHUB_TOKEN", "value": guard.github_token},
-    ]

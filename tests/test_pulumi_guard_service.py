@@ -47,27 +47,27 @@ def test_the_guard_service_runs_rollout_serve_from_this_repository(run, guard_co
     assert "git fetch --unshallow" in d["envSpecificDetails"]["buildCommand"]
 
 
-def test_its_secrets_come_from_a_group_only_it_reads(run):
+def test_its_environment_is_one_list_changed_in_place(run):
+    """Secrets included: an env group's variables cannot change in place (Render updates a
+    group's name only), so a rotated token would replace the group."""
     guard = run.one(WEB, "guard")
-    groups = {g.name: g for g in run.of_type("render:env-groups:EnvGroup")}
-    secrets = groups["guard-secrets"]
-    assert is_secret(secrets.raw_inputs["envVars"]) and secrets.inputs["serviceIds"] == [guard.id]
+    env = run.one("render:services:EnvVarsForService", "guard-env")
+    assert env.inputs["serviceId"] == guard.id and is_secret(env.raw_inputs["envVars"])
     pg = run.one("render:postgres:Postgres")
-    env = {v["key"]: v["value"] for v in secrets.inputs["envVars"]}
-    assert env == {"ROLLOUT_STORE": f"postgresql://u:p@{pg.id}/db",
-                   "ROLLOUT_HOOK_TOKEN": TOKEN, "NEW_RELIC_API_KEY": "NRAK-QUERYSTANDIN",
-                   "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/standin",
-                   "PAGERDUTY_ROUTING_KEY": "pd-test-integration-key",
-                   "GITHUB_TOKEN": "github_pat_test_stand_in"}
-    # no other service reads the guard's secrets, and the guard reads no one else's group
-    assert all(guard.id not in g.inputs["serviceIds"] for n, g in groups.items()
-               if n != "guard-secrets")
-    plain = run.one("render:services:EnvVarsForService")
-    assert plain.inputs["serviceId"] == guard.id and not is_secret(plain.raw_inputs["envVars"])
-    assert {v["key"]: v["value"] for v in plain.inputs["envVars"]} == {
+    variables = {v["key"]: v["value"] for v in env.inputs["envVars"]}
+    assert [v["key"] for v in env.inputs["envVars"]] == sorted(variables)
+    assert variables == {
+        "ROLLOUT_STORE": f"postgresql://u:p@{pg.id}/db",
+        "ROLLOUT_HOOK_TOKEN": TOKEN, "NEW_RELIC_API_KEY": "NRAK-QUERYSTANDIN",
+        "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/standin",
+        "PAGERDUTY_ROUTING_KEY": "pd-test-integration-key",
+        "GITHUB_TOKEN": "github_pat_test_stand_in",
         "PYTHON_VERSION": "3.11.9", "GITHUB_REPOSITORY": "example-org/skills-rollout",
         "FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         "ROLLOUT_ACTOR": "rollout-guard-prod"}
+    # the guard reads no other service's environment group, nor they its variables
+    assert all(guard.id not in g.inputs["serviceIds"]
+               for g in run.of_type("render:env-groups:EnvGroup"))
 
 
 def test_the_webhook_destination_points_at_the_guard_with_a_bearer_token(run):

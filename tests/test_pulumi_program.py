@@ -35,10 +35,10 @@ def test_resource_inventory(run):
     assert counts == {
         "render:services:WebService": 2,                 # web, rollout-guard
         "render:services:PrivateService": 1,
-        "render:services:EnvVarsForService": 1,          # rollout-guard's plain settings
+        "render:services:EnvVarsForService": 1,          # rollout-guard's environment
         "render:postgres:Postgres": 1,
         "render:key-value:KeyValue": 1,
-        "render:env-groups:EnvGroup": 3,
+        "render:env-groups:EnvGroup": 2,
         f"{NR}alertPolicy:AlertPolicy": 1,
         f"{NR}nrqlAlertCondition:NrqlAlertCondition": n_alerts,
         f"{NR}notificationDestination:NotificationDestination": 3,   # PagerDuty, e-mail, guard
