@@ -144,6 +144,8 @@ KNOWN = {"skills_rollout", "other_flag"}
     (b"", 400),
     (b"{", 400),
     (b"\xff\xfe{}", 400),
+    (b"[" * 60000 + b"]" * 60000, 400),           # nested past the parser's recursion limit
+    (b'{"flags": ["skills_rollout"], "x": ' + b"[" * 30000 + b"]" * 30000 + b"}", 400),
 ])
 def test_requested_flags(body, want):
     if isinstance(want, int):

@@ -10,6 +10,8 @@ route reads the shared Service from `request.app.state.service`.
 """
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -28,6 +30,9 @@ from rollout.serve.hook import (ALL, MAX_BODY, HookLog, RateLimits, Refused, aut
 from rollout.serve.loop import GuardLoop
 
 
+STATUS_TTL = 2.0      # seconds a /status document is served again
+
+
 @dataclass
 class Service:
     """What the routes share. Each use of the store opens its own connection: handlers run
@@ -37,6 +42,10 @@ class Service:
     loop: GuardLoop
     hook_log: HookLog
     limits: RateLimits = field(default_factory=RateLimits)
+
+    def __post_init__(self):
+        self._status_lock = threading.Lock()
+        self._status: tuple[float, dict] | None = None
 
     @classmethod
     def create(cls, cfg: ServeConfig, run: Callable = run_guard) -> "Service":
@@ -54,12 +63,19 @@ class Service:
         return {p.stem for p in flag_paths(self.cfg.flags_dir)}
 
     def status(self) -> dict:
+        """One computation at a time, reused for STATUS_TTL: a flood of GET /status costs
+        the store one connection, not one per request."""
         from rollout.flagfiles import load_flags
         from rollout.status import status_document
 
-        states = load_flags(self.cfg.flags_dir)
-        with open_store(self.cfg.store_url, self.cfg.history_url) as store:
-            return status_document(states, store, self.cfg.clock())
+        with self._status_lock:
+            if self._status and time.monotonic() - self._status[0] < STATUS_TTL:
+                return self._status[1]
+            states = load_flags(self.cfg.flags_dir)
+            with open_store(self.cfg.store_url, self.cfg.history_url) as store:
+                doc = status_document(states, store, self.cfg.clock())
+            self._status = (time.monotonic(), doc)
+            return doc
 
     def close(self) -> None:
         self.hook_log.close()

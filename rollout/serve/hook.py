@@ -114,7 +114,7 @@ def requested_flags(body: bytes, known: set[str]):
     """The flags a body asks to evaluate: ALL when it names none."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: [[[[...
         raise Refused(400, "body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise Refused(400, "expected a JSON object")

@@ -14,6 +14,8 @@ from rollout.errors import EXIT_OK, ExternalError, UserError
 from rollout.serve.app import Service, build_app
 from rollout.serve.logs import LOG_CONFIG, log
 
+CONCURRENCY = 100
+
 
 def bind(host: str, port: int) -> socket.socket:
     try:
@@ -40,7 +42,9 @@ def serve(service: Service) -> int:
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(
         build_app(service), log_config=LOG_CONFIG, access_log=False, lifespan="off",
-        timeout_graceful_shutdown=10, server_header=False))
+        timeout_graceful_shutdown=10, server_header=False,
+        # beyond this many connections at once uvicorn answers 503 at once
+        limit_concurrency=CONCURRENCY))
     # uvicorn re-raises the signal that stopped it once it has restored the handlers it
     # found: finding these, the re-raised SIGTERM ends nothing and the exit code is ours.
     for sig in (signal.SIGTERM, signal.SIGINT):
