@@ -171,8 +171,8 @@ def test_a_flood_is_rate_limited_per_source_and_the_log_stays_small(served, worl
     assert 1 <= first <= 12 and set(codes[first:]) <= {429, 202}
     assert codes.count(202) <= 15
     assert int(answers[first][2]["Retry-After"]) >= 1
-    time.sleep(0.3)
-    assert world.snapshot()[0] == before[0]                 # the flag is where it was
+    served.wait_until(lambda h: not h["evaluating"])
+    assert world.snapshot() == before          # healthy evaluations, refusals: nothing written
     # past a budget of refusal rows a minute, refusals are counted, not written one by one
     assert len(world.hook_calls()) - rows_before < 150
     logged = "\n".join(json.dumps(e) for e in served.events())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 
 import pytest
@@ -147,6 +148,25 @@ def test_the_standby_takes_over_a_killed_leader_and_rolls_back_once(cluster):
             (cycle + 1, cycle + 1, cycle + 1, 1)
     actors = [r[0] for r in c.sql("SELECT actor FROM rollout_history WHERE kind = 'aborted'")]
     assert all("rollout serve, loop" in a for a in actors), actors
+
+    # a breach that wakes every instance at once through the webhook, beside the loop:
+    # three guards race, one rolls back, one of each notification
+    c.resume()
+    c.leader().wait_until(lambda h: h["last_evaluation"] and
+                          h["last_evaluation"]["outcomes"][0]["action"] != "skipped")
+    c.nr.events = traffic(c.now, faulty=True)
+    threads = [threading.Thread(target=srv.post_hook, args=({},)) for srv in c.instances]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    deadline = time.monotonic() + INTERVAL + EVALUATION
+    while c.aborts() < 3:
+        assert time.monotonic() < deadline, "nobody rolled back"
+        time.sleep(0.02)
+    time.sleep(INTERVAL + 1)                    # every instance has evaluated again by now
+    c.leader().wait_until(lambda h: c.pages() == 3, timeout=10)
+    assert (c.aborts(), c.pages(), len(c.slack.messages), len(c.gh.open_pulls())) == (3, 3, 3, 1)
 
 
 def test_a_store_outage_makes_it_unhealthy_not_dead(cluster):
