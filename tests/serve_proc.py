@@ -23,6 +23,35 @@ import requests
 HOOK_TOKEN = "test-hook-token-" + "0123456789abcdef" * 3      # >= 32 characters
 
 
+class Fakes:
+    """NerdGraph (serving `traffic(now)`), Slack, PagerDuty and GitHub (holding the flag
+    file of `repo`) on 127.0.0.1, and the environment that points the guard at them with
+    its clock pinned at `now`."""
+
+    def __init__(self, repo: Path, now, flag: str = "skills_rollout"):
+        from tests.fakes.github import FakeGitHub
+        from tests.fakes.newrelic import FakeNerdGraph
+        from tests.fakes.pagerduty import FakePagerDuty
+        from tests.fakes.slack import FakeSlack
+
+        path = f"rollout/flags/{flag}.yaml"
+        self.nr = FakeNerdGraph(traffic(now)).start()
+        self.slack, self.pd = FakeSlack().start(), FakePagerDuty().start()
+        self.gh = FakeGitHub(files={path: (Path(repo) / path).read_text()}).start()
+        self.env = {**fakes_env(self.slack, self.pd, self.gh, self.nr),
+                    "ROLLOUT_NOW": now.isoformat()}
+        self.metrics = f"newrelic://{self.nr.account_id}"
+
+    def notifications(self) -> tuple[int, int, int]:
+        """(open revert pull requests, Slack messages, PagerDuty triggers)"""
+        return (len(self.gh.open_pulls()), len(self.slack.messages),
+                sum(e["event_action"] == "trigger" for e in self.pd.events))
+
+    def close(self) -> None:
+        for fake in (self.nr, self.slack, self.pd, self.gh):
+            fake.stop()
+
+
 def fakes_env(slack, pd, gh, nr=None) -> dict:
     """Environment pointing every outside system of the guard at the fakes."""
     env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY" + "0" * 22,

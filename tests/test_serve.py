@@ -12,27 +12,17 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.cli import rollout
-from tests.fakes.github import FakeGitHub
-from tests.fakes.newrelic import FakeNerdGraph
-from tests.fakes.pagerduty import FakePagerDuty
-from tests.fakes.slack import FakeSlack
-from tests.serve_proc import HOOK_TOKEN, Served, fakes_env, live_repo, traffic
+from tests.serve_proc import HOOK_TOKEN, Fakes, Served, live_repo, traffic
 
 FLAG = "skills_rollout"
 
 
-class World:
+class World(Fakes):
     """A live repository, the fakes, and the environment that points the guard at them."""
 
     def __init__(self, tmp):
         self.repo, self.now = live_repo(tmp)
-        state = (self.repo / f"rollout/flags/{FLAG}.yaml").read_text()
-        self.nr = FakeNerdGraph(traffic(self.now)).start()
-        self.slack, self.pd = FakeSlack().start(), FakePagerDuty().start()
-        self.gh = FakeGitHub(files={f"rollout/flags/{FLAG}.yaml": state}).start()
-        self.env = {**fakes_env(self.slack, self.pd, self.gh, self.nr),
-                    "ROLLOUT_NOW": self.now.isoformat()}
-        self.metrics = f"newrelic://{self.nr.account_id}"
+        super().__init__(self.repo, self.now, FLAG)
 
     def serve(self, *args, **kwargs) -> Served:
         return Served(self.repo, self.env, "--metrics", self.metrics, *args, **kwargs)
@@ -62,12 +52,6 @@ class World:
             time.sleep(0.02)
         raise AssertionError("no webhook call was recorded")
 
-    def notifications(self):
-        return len(self.gh.open_pulls()), len(self.slack.messages), len(self.pd.events)
-
-    def close(self):
-        for fake in (self.nr, self.slack, self.pd, self.gh):
-            fake.stop()
 
 
 @pytest.fixture(scope="module")
