@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/pulumi_build.py
 	$(BIN)/python bench/drill_latency.py
 	$(BIN)/python bench/loadtest_capacity.py
+	$(BIN)/python bench/hook_latency.py
 
 clean:
 	rm -rf $(VENV) .rollout *.egg-info

@@ -4,6 +4,8 @@
     alerts/      New Relic: policy, NRQL conditions, notification routing, and the
                  synthetic /health check the Skills Service Down condition counts
     dashboards/  New Relic: the five-page dashboard
+    infra/guard_service.py, alerts/webhook.py   the always-on guard (rollout serve) on
+                 Render, and the New Relic webhook that wakes it (docs/serve.md)
 
 Alerts and dashboards are generated from rollout/catalog.yaml, the catalog the rollout
 gates read, so the pager and the gate cannot disagree. See docs/infrastructure.md.
@@ -12,7 +14,9 @@ import pulumi
 
 from alerts.newrelic import Alerts
 from alerts.synthetics import HealthMonitor
+from alerts.webhook import GuardWebhook
 from dashboards.newrelic import Dashboard
+from infra.guard_service import GuardService
 from infra.render import RenderServices
 from infra.settings import load_settings
 from rollout.core.catalog import load_catalog
@@ -28,6 +32,11 @@ render = RenderServices("render", settings.render)
 alerts = Alerts("alerts", settings.newrelic, catalog)
 health_monitor = HealthMonitor("health-monitor", settings.newrelic, catalog, render.web_health_url)
 dashboard = Dashboard("dashboard", catalog)
+# The always-on guard (rollout serve) and the New Relic webhook that wakes it.
+guard = GuardService("guard", settings.render, settings.guard, settings.newrelic,
+                     render.postgres)
+GuardWebhook("guard-webhook", catalog, alerts.policy_id, guard.hook_url,
+             settings.guard.hook_token)
 
 pulumi.export("dashboardPermalink", dashboard.permalink)
 pulumi.export("alertPolicyId", alerts.policy_id)
@@ -36,3 +45,4 @@ pulumi.export("aiServiceUrl", render.ai_service_url)
 # The kill switch in clear text: the ai-service's env list holds the model key, so the
 # preview masks that list whole; this output shows a flip as `skillsEnabled: true => false`.
 pulumi.export("skillsEnabled", render.skills_enabled)
+pulumi.export("guardUrl", guard.url)

@@ -125,9 +125,30 @@ class NewRelicSettings:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """`rollout serve` on Render (infra/guard_service.py) and the New Relic webhook that
+    wakes it (alerts/webhook.py)."""
+    repo: str                     # this repository: the service runs from its checkout
+    branch: str
+    plan: str
+    instances: int
+    interval: int                 # seconds between the loop's evaluations
+    lease_ttl: int
+    hook_token: pulumi.Output     # ROLLOUT_HOOK_TOKEN, also the webhook's bearer token
+    newrelic_query_key: pulumi.Output   # a User key for NerdGraph queries (not the provider's)
+    slack_webhook_url: pulumi.Output
+    github_token: pulumi.Output   # contents and pull-requests write on `repo`
+
+    @property
+    def github_repository(self) -> str:
+        return self.repo.removeprefix("https://github.com/")
+
+
+@dataclass(frozen=True)
 class Settings:
     render: RenderSettings
     newrelic: NewRelicSettings
+    guard: GuardSettings
 
 
 def _enum_values(enum) -> tuple:
@@ -350,4 +371,32 @@ def load_settings() -> Settings:
             "New Relic public locations without the AWS_ prefix, like US_WEST_2",
             default=DEFAULT_MONITOR_LOCATIONS),
     )
-    return Settings(render=render_settings, newrelic=newrelic)
+    return Settings(render=render_settings, newrelic=newrelic,
+                    guard=_guard_settings(cfg, service_plans))
+
+
+_GITHUB_REPO = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
+MIN_HOOK_TOKEN = 32      # as rollout serve requires (rollout/serve/config.py)
+
+
+def _guard_settings(cfg: _Reader, plans: tuple) -> GuardSettings:
+    interval = cfg.integer("guard.interval", "60", 10, 3600)
+    token = cfg.raw("guardHookToken")
+    if token is not None and len(str(token).strip()) < MIN_HOOK_TOKEN:
+        cfg.fail("guardHookToken", f"expected at least {MIN_HOOK_TOKEN} characters",
+                 "(it prompts for the output of: openssl rand -hex 32)", secret=True)
+    return GuardSettings(
+        repo=cfg.string("guard.repo", "https://github.com/your-org/skills-rollout",
+                        pattern=_GITHUB_REPO, what="this repository's https://github.com/OWNER/NAME"),
+        branch=cfg.string("guard.branch", "main"),
+        plan=cfg.string("guard.plan", "starter", choices=plans),
+        instances=cfg.integer("guard.instances", "2", 1, 10),
+        interval=interval,
+        lease_ttl=cfg.integer("guard.leaseTtl", str(2 * interval), interval + 1, 4 * 3600),
+        hook_token=cfg.secret("guardHookToken", "the webhook token: openssl rand -hex 32"),
+        newrelic_query_key=cfg.secret("guardNewRelicQueryKey",
+                                      "a New Relic User key (NRAK-...) that may query NRQL"),
+        slack_webhook_url=cfg.secret("guardSlackWebhookUrl", "the Slack incoming-webhook URL"),
+        github_token=cfg.secret("guardGithubToken",
+                                "a GitHub token with contents and pull-requests write"),
+    )

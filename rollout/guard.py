@@ -30,11 +30,12 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     severity: str = ""
     deliveries: dict[str, str] = field(default_factory=dict)   # channel -> what happened
+    blind: bool = False              # the metric source failed: the flag was not judged
 
     def to_json(self) -> dict:
         return {"flag": self.flag, "action": self.action, "from": self.from_pct,
                 "reasons": self.reasons, "severity": self.severity,
-                "deliveries": self.deliveries}
+                "deliveries": self.deliveries, "blind": self.blind}
 
 
 @dataclass
@@ -226,7 +227,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     if result.verdict != ROLLBACK:
         action = "healthy" if result.verdict == "proceed" else "held"
         # a step that is merely held (soak, inconclusive, source down) is not rolled back
-        return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed)
+        return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed,
+                       blind=result.source_failed)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]

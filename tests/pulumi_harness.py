@@ -36,6 +36,11 @@ SECRET_STAND_INS = {
     "newrelic:apiKey": "NRAK-TESTSTANDIN",
     f"{PROJECT}:pagerdutyServiceKey": "pd-test-integration-key",
     f"{PROJECT}:anthropicApiKey": "sk-ant-test-stand-in",
+    # rollout serve (infra/guard_service.py, alerts/webhook.py)
+    f"{PROJECT}:guardHookToken": "hook-token-test-stand-in-0123456789abcdef",
+    f"{PROJECT}:guardNewRelicQueryKey": "NRAK-QUERYSTANDIN",
+    f"{PROJECT}:guardSlackWebhookUrl": "https://hooks.slack.com/services/T0/B0/standin",
+    f"{PROJECT}:guardGithubToken": "github_pat_test_stand_in",
 }
 
 # The marker the SDK's serializer puts on secret values.

@@ -151,6 +151,8 @@ def destination_of_condition(run, name: str) -> str:
     policy = run.one(f"{NR}alertPolicy:AlertPolicy")
     matched = []
     for wf in run.of_type(f"{NR}workflow:Workflow"):
+        if wf.name == "workflow-guard":     # wakes rollout serve (test_pulumi_guard_service.py)
+            continue
         preds = {p["attribute"]: p for p in wf.inputs["issuesFilter"]["predicates"]}
         if policy.id not in preds["labels.policyIds"]["values"]:
             continue

@@ -38,7 +38,7 @@ def monitor_of(catalog, uri="https://example.onrender.com/health"):
 
 def test_monitor_checks_the_public_web_health_endpoint_every_minute(run):
     monitor = run.one(MONITOR).inputs
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     assert monitor["uri"] == web.state["serviceDetails"]["url"] + "/health"
     assert monitor["uri"] == "https://legal-platform-web.onrender.com/health"
     assert (monitor["type"], monitor["status"], monitor["period"]) == \

@@ -27,7 +27,7 @@ def group_env(group) -> dict:
 
 
 def test_web_service(run):
-    web = run.one("render:services:WebService").inputs
+    web = run.one("render:services:WebService", "web").inputs
     assert web["name"] == "legal-platform-web"
     d = web["serviceDetails"]
     assert (d["plan"], d["numInstances"], d["region"]) == ("standard", 2, "oregon")
@@ -39,7 +39,7 @@ def test_web_service(run):
 
 def test_web_autoscaling_is_its_own_resource(run):
     """PUT /services/{id}/autoscaling: the service PATCH does not carry autoscaling."""
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     scaling = run.one("render:services:AutoscaleService").inputs
     assert scaling == {
         "serviceId": web.id, "enabled": True, "min": 2, "max": 10,
@@ -97,7 +97,7 @@ def test_the_database_is_protected(run):
 
 def test_connection_strings_reach_both_services_through_a_secret_env_group(run):
     (data,) = run.of_type("render:env-groups:EnvGroup")
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     ai = run.one("render:services:PrivateService")
     assert data.inputs["name"] == "legal-platform-data"
     assert is_secret(data.raw_inputs["envVars"])
@@ -110,7 +110,7 @@ def test_connection_strings_reach_both_services_through_a_secret_env_group(run):
 
 
 def test_the_model_key_reaches_the_ai_service_only(run):
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     assert "ANTHROPIC_API_KEY" not in env(run, web)
     assert not any("ANTHROPIC_API_KEY" in group_env(g)
                    for g in run.of_type("render:env-groups:EnvGroup"))
@@ -118,7 +118,7 @@ def test_the_model_key_reaches_the_ai_service_only(run):
 
 def test_web_finds_the_ai_service_by_its_internal_host(run):
     ai = run.one("render:services:PrivateService")
-    assert env(run, run.one("render:services:WebService")) == {"AI_SERVICE_HOST": ai.state["slug"]}
+    assert env(run, run.one("render:services:WebService", "web")) == {"AI_SERVICE_HOST": ai.state["slug"]}
 
 
 def test_no_single_env_var_resources():

@@ -22,7 +22,9 @@ def test_one_component_per_concern(run):
     assert components == {f"{PROJECT}:infra:RenderServices": 1,
                           f"{PROJECT}:alerts:Alerts": 1,
                           f"{PROJECT}:alerts:HealthMonitor": 1,
-                          f"{PROJECT}:dashboards:Dashboard": 1}
+                          f"{PROJECT}:dashboards:Dashboard": 1,
+                          f"{PROJECT}:infra:GuardService": 1,
+                          f"{PROJECT}:alerts:GuardWebhook": 1}
 
 
 def test_resource_inventory(run):
@@ -31,18 +33,18 @@ def test_resource_inventory(run):
     n_alerts = len(load_catalog().alerts())
     counts = Counter(r.typ for r in run.custom)
     assert counts == {
-        "render:services:WebService": 1,
+        "render:services:WebService": 2,                 # web, rollout-guard
         "render:services:PrivateService": 1,
         "render:services:AutoscaleService": 1,          # the web's autoscaling
-        "render:services:EnvVarsForService": 2,         # one env list per service
+        "render:services:EnvVarsForService": 3,         # one env list per service (web, ai, guard)
         "render:postgres:Postgres": 1,
         "render:key-value:KeyValue": 1,
         "render:env-groups:EnvGroup": 1,                # connection strings, both services
         f"{NR}alertPolicy:AlertPolicy": 1,
         f"{NR}nrqlAlertCondition:NrqlAlertCondition": n_alerts,
-        f"{NR}notificationDestination:NotificationDestination": 2,   # PagerDuty, e-mail
-        f"{NR}notificationChannel:NotificationChannel": 3,
-        f"{NR}workflow:Workflow": 3,
+        f"{NR}notificationDestination:NotificationDestination": 3,   # PagerDuty, e-mail, guard
+        f"{NR}notificationChannel:NotificationChannel": 4,
+        f"{NR}workflow:Workflow": 4,
         f"{NR}oneDashboard:OneDashboard": 1,
         "newrelic:synthetics/monitor:Monitor": 1,        # the /health check
     }
@@ -51,7 +53,7 @@ def test_resource_inventory(run):
 def test_stack_outputs(run):
     dashboard = run.one(f"{NR}oneDashboard:OneDashboard")
     policy = run.one(f"{NR}alertPolicy:AlertPolicy")
-    web = run.one("render:services:WebService")
+    web = run.one("render:services:WebService", "web")
     ai = run.one("render:services:PrivateService")
     assert run.outputs == {
         "dashboardPermalink": dashboard.state["permalink"],
@@ -59,6 +61,7 @@ def test_stack_outputs(run):
         "webUrl": web.state["serviceDetails"]["url"],
         "aiServiceUrl": ai.state["serviceDetails"]["url"],
         "skillsEnabled": True,
+        "guardUrl": run.one("render:services:WebService", "guard").state["serviceDetails"]["url"],
     }
 
 

@@ -40,10 +40,11 @@ def test_nor_after_the_autoscaler_moved_the_web(run):
     assert refresh(run, autoscaled(run)) == {}
 
 
-def without(run, typ: str, path: str):
-    """The run with one input path of the resource of `typ` removed, as the program was."""
+def without(run, typ: str, path: str, name: str | None = None):
+    """The run with one input path of the resource of `typ` (and `name`, where the type
+    has several) removed, as the program was."""
     broken = copy.deepcopy(run)
-    (r,) = [r for r in broken.custom if r.typ == typ]
+    (r,) = [r for r in broken.custom if r.typ == typ and name in (None, r.name)]
     node = r.raw_inputs
     *parents, leaf = path.split(".")
     for part in parents:
@@ -52,17 +53,18 @@ def without(run, typ: str, path: str):
     return broken, r.key
 
 
-@pytest.mark.parametrize("typ, path, kind", [
+@pytest.mark.parametrize("typ, name, path, kind", [
     # Render always returns the deprecated serviceDetails.env: left unset, every daily
     # drift check saw a diff
-    ("render:services:WebService", "serviceDetails.env", UPDATE),
-    ("render:services:PrivateService", "serviceDetails.env", UPDATE),
-    ("render:services:PrivateService", "rootDir", UPDATE),
-    ("render:key-value:KeyValue", "ipAllowList", UPDATE),
-    ("render:env-groups:EnvGroup", "secretFiles", REPLACE),
+    ("render:services:WebService", "web", "serviceDetails.env", UPDATE),
+    ("render:services:WebService", "guard", "serviceDetails.env", UPDATE),
+    ("render:services:PrivateService", None, "serviceDetails.env", UPDATE),
+    ("render:services:PrivateService", None, "rootDir", UPDATE),
+    ("render:key-value:KeyValue", None, "ipAllowList", UPDATE),
+    ("render:env-groups:EnvGroup", None, "secretFiles", REPLACE),
 ], ids=lambda x: str(x))
-def test_each_explicit_input_is_needed(run, typ, path, kind):
-    broken, key = without(run, typ, path)
+def test_each_explicit_input_is_needed(run, typ, name, path, kind):
+    broken, key = without(run, typ, path, name)
     changes = refresh(broken)
     assert set(changes) == {key}
     assert changes[key].kind == kind

@@ -81,8 +81,15 @@ def test_kill_switch_flip_updates_one_env_list_and_replaces_nothing(base):
 
 @pytest.mark.parametrize("key, value, updated", [
     (f"{P}:anthropicApiKey", "sk-ant-rotated", {"ai-service-env"}),
-    (f"{P}:pagerdutyServiceKey", "pd-rotated-key", {"pagerduty"}),
-], ids=["anthropicApiKey", "pagerdutyServiceKey"])
+    # the guard service pages through the same integration key
+    (f"{P}:pagerdutyServiceKey", "pd-rotated-key", {"pagerduty", "guard-env"}),
+    # the always-on guard's own secrets: its env list, and the webhook destination's token
+    (f"{P}:guardHookToken", "h" * 40, {"guard-env", "guard-webhook"}),
+    (f"{P}:guardNewRelicQueryKey", "NRAK-ROTATED", {"guard-env"}),
+    (f"{P}:guardSlackWebhookUrl", "https://hooks.slack.com/services/T/B/rotated", {"guard-env"}),
+    (f"{P}:guardGithubToken", "ghp_rotated", {"guard-env"}),
+], ids=["anthropicApiKey", "pagerdutyServiceKey", "guardHookToken", "guardNewRelicQueryKey",
+        "guardSlackWebhookUrl", "guardGithubToken"])
 def test_rotating_a_secret_replaces_nothing(base, key, value, updated):
     changes = plan(base, with_config({}, {key: value}))
     assert replaced(changes) == set()
@@ -125,7 +132,7 @@ def test_ai_service_instance_count_is_an_update_render_does_not_receive(base):
 
 def test_web_instances_are_the_autoscalers(base):
     """The web's count after creation belongs to the autoscaler (ignore_changes)."""
-    web = base.one("render:services:WebService")
+    web = base.one("render:services:WebService", "web")
     assert "serviceDetails.numInstances" in web.opts["ignore_changes"]
 
 

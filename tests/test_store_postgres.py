@@ -66,11 +66,13 @@ def test_store_init_migrates_once_even_when_run_twice_at_once(cluster, empty_db,
     assert outputs == [
         "applied 0001 feature_flags and the append-only rollout_history; "
         "0002 rollout_intents: applies of the http store in flight; "
-        "0003 rollout_deliveries: notifications of an abort, claimed once",
-        "up to date at migration 3", "up to date at migration 3"]
+        "0003 rollout_deliveries: notifications of an abort, claimed once; "
+        "0004 rollout_leases and rollout_hook_calls: the leader lease and webhook log of "
+        "rollout serve",
+        "up to date at migration 4", "up to date at migration 4"]
     assert all(pg.PASSWORD not in r.stdout + r.stderr for r in runs)
     assert cluster.execute(empty_db, "SELECT version FROM schema_migrations ORDER BY 1") == [
-        (1,), (2,), (3,)]
+        (1,), (2,), (3,), (4,)]
 
 
 def test_reconcile_and_status_through_the_command(cluster, db, tmp_path):
@@ -95,8 +97,10 @@ def test_an_uninitialised_database_is_refused_with_the_fix(cluster, empty_db, ca
     # half-migrated (a newer rollout needs more): refused too
     with psycopg.connect(empty_db) as conn:
         postgres.migrate(conn)
-    cluster.execute(empty_db, "DELETE FROM schema_migrations WHERE version = 3")
-    with pytest.raises(UserError, match="is at migration 2 of 3: run `rollout store init"):
+    cluster.execute(empty_db, "DELETE FROM schema_migrations WHERE version = %s",
+                    (postgres.LATEST,))
+    with pytest.raises(UserError, match=f"is at migration {postgres.LATEST - 1} of "
+                                        f"{postgres.LATEST}: run `rollout store init"):
         open_store(empty_db)
 
 

@@ -71,11 +71,10 @@ def exit_code(outcomes) -> int:
 
 
 def run(args) -> int:
-    from rollout.adapters.metrics import open_source
-    from rollout.adapters.store import open_store, store_url
+    from rollout.adapters.store import store_url
     from rollout.cli.common import actor, now, parse_window
     from rollout.flagfiles import current_commit, load_flags
-    from rollout.guard import Notifiers, guard_flag
+    from rollout.guard_run import run_guard
 
     window = parse_window(args.window)
     if args.interval is not None and args.interval <= 0:
@@ -84,12 +83,9 @@ def run(args) -> int:
     codes, runs = set(), 0
     while True:
         try:
-            states = load_flags(args.flags)
-            notifiers = Notifiers.from_env()
-            with open_store(url, args.history) as store:
-                source = open_source(args.metrics, url)
-                outcomes = [guard_flag(s, store, source, notifiers, now(), window=window,
-                                       commit=current_commit(), actor=actor()) for s in states]
+            outcomes = run_guard(load_flags(args.flags), url, args.history, args.metrics,
+                                 window=window, clock=now, commit=current_commit(),
+                                 actor=actor())
             print_outcomes(outcomes, args.output)
             codes.add(exit_code(outcomes))
         except ExternalError as exc:

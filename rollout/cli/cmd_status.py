@@ -23,44 +23,19 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def flag_status(state, store, at) -> dict:
-    from rollout.core.rules import active_abort, soak_status
-    from rollout.core.state import format_duration
-
-    applied = store.read(state.flag)
-    history = store.history(state.flag)
-    have = applied.percentage if applied else None
-    soak = soak_status(state, have or 0, history, at)
-    step = state.ladder.step(have) if have is not None else None
-    last = history[-1] if history else None
-    abort = active_abort(history, state.flag, state.revision)
-    return {
-        "flag": state.flag,
-        "desired": state.percentage,
-        "applied": have,
-        "in_sync": have == state.percentage,
-        "step": step.name if step else (f"{have}% (off ladder)" if have is not None else "not applied"),
-        "time_in_step": format_duration(soak.served) if soak.served is not None else None,
-        "soak_remaining": (format_duration(soak.remaining) if soak.remaining is not None else None),
-        "revision": state.revision,
-        "aborted": ({"at": abort.at.isoformat(), "reasons": list(abort.reasons)} if abort else None),
-        "last_decision": ({"at": last.at.isoformat(), "kind": last.kind, "from": last.from_pct,
-                           "to": last.to_pct, "reasons": list(last.reasons)} if last else None),
-    }
-
-
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
     from rollout.cli.common import now, print_json, print_table
     from rollout.flagfiles import load_flags
+    from rollout.status import status_document
 
     states = load_flags(args.flags)
-    at = now()
     with open_store(store_url(args.store), args.history) as store:
-        rows = [flag_status(s, store, at) for s in states]
+        doc = status_document(states, store, now())
     if args.output == "json":
-        print_json({"at": at.isoformat(), "flags": rows})
+        print_json(doc)
         return EXIT_OK
+    rows = doc["flags"]
     pct = lambda v: "-" if v is None else f"{v}%"
     print_table(
         ["flag", "desired", "applied", "step", "in step", "soak left", "last decision"],

@@ -21,6 +21,7 @@ COMMANDS = [
     "history",
     "bucket",
     "guard",
+    "serve",
     "abort",
     "retry",
     "drill",

@@ -86,6 +86,25 @@ CREATE TABLE IF NOT EXISTS rollout_deliveries (
     PRIMARY KEY (event_id, channel)
 );
 """),
+    (4, "rollout_leases and rollout_hook_calls: the leader lease and webhook log of rollout serve", """
+CREATE TABLE IF NOT EXISTS rollout_leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    term        BIGINT NOT NULL,
+    acquired_at TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollout_hook_calls (
+    id          BIGSERIAL PRIMARY KEY,
+    at          TIMESTAMPTZ NOT NULL,
+    instance    TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    flags       TEXT NOT NULL DEFAULT '[]',
+    detail      TEXT NOT NULL DEFAULT '',
+    calls       INTEGER NOT NULL DEFAULT 1
+);
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -54,6 +54,25 @@ CREATE TABLE IF NOT EXISTS rollout_intents (
     event           TEXT NOT NULL,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+-- rollout serve (rollout/adapters/store/service_tables.py): the leader lease of the timed loop, and
+-- every call of the New Relic webhook, accepted or refused.
+CREATE TABLE IF NOT EXISTS rollout_leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    term        INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollout_hook_calls (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    flags       TEXT NOT NULL DEFAULT '[]',
+    detail      TEXT NOT NULL DEFAULT '',
+    calls       INTEGER NOT NULL DEFAULT 1
+);
 """
 
 

@@ -1,0 +1,48 @@
+"""What `rollout serve` runs with, checked once by the command line."""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+TOKEN_ENV = "ROLLOUT_HOOK_TOKEN"
+MIN_TOKEN_LENGTH = 32          # `openssl rand -hex 32` gives 64
+LEASE_NAME = "guard-loop"
+
+
+def instance_id() -> str:
+    """Who holds the lease: host, process and a random part (a restarted process on the
+    same host is another holder)."""
+    host = os.environ.get("RENDER_INSTANCE_ID") or socket.gethostname()
+    return f"{host}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str
+    port: int
+    interval: float                  # seconds between timed evaluations (and lease looks)
+    lease_ttl: float                 # seconds a lease lasts without renewal
+    store_url: str
+    history_url: str | None
+    metrics_url: str | None
+    flags_dir: Path
+    window: timedelta                # metrics window of the timed loop's evaluations
+    hook_window: timedelta           # ... and of those a webhook asked for
+    clock: Callable[[], datetime]    # the decisions' clock (ROLLOUT_NOW pins it)
+    actor: str
+    instance: str = field(default_factory=instance_id)
+    hook_token: str | None = field(default=None, repr=False)
+
+    @property
+    def hook_problem(self) -> str | None:
+        """Why the webhook refuses every call, or None when it is enabled."""
+        if not self.hook_token:
+            return f"{TOKEN_ENV} is not set"
+        if len(self.hook_token) < MIN_TOKEN_LENGTH:
+            return f"{TOKEN_ENV} is shorter than {MIN_TOKEN_LENGTH} characters"
+        return None
