@@ -323,3 +323,30 @@ def test_a_waiver_with_its_reason_is_a_valid_config():
     config = {"all": "mandatory", "manual-deploys": {
         "enforcementLevel": "advisory", WAIVER: "deploys on push while the canary is off, OPS-7"}}
     assert check_pack_config(config, RULE_IDS, WAIVER, MIN_WAIVER_REASON) == []
+
+
+# ---------------------------------------------------------------- the pack's own files
+
+def test_the_pack_project_file_and_its_pinned_sdk():
+    from importlib.metadata import version
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    # the attributes the CLI reads for a Python pack (docs: Policy pack project file)
+    assert set(project) <= {"runtime", "version", "main", "description", "author", "website",
+                            "license"}
+    runtime = project["runtime"]
+    assert (runtime if isinstance(runtime, str) else runtime["name"]) == "python"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"])
+    assert "main" not in project and (POLICY_DIR / "__main__.py").is_file()
+
+    installed = version("pulumi-policy")
+    pins = [line.strip() for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert pins == [f"pulumi-policy=={installed}"]
+    extra = tomllib.loads((POLICY_DIR.parent / "pyproject.toml").read_text())
+    [wanted] = [Requirement(r) for r in extra["project"]["optional-dependencies"]["infra"]
+                if r.startswith("pulumi-policy")]
+    assert wanted.specifier.contains(installed)
