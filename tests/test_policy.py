@@ -23,7 +23,7 @@ from skills_policy.model import UNKNOWN, Resource, walk
 from skills_policy.registry import MIN_WAIVER_REASON, WAIVER
 from skills_policy.render_rules import (AI_NAME, KILL_SWITCH, MIN_WEB_INSTANCES, PLAN_FLOORS,
                                         WEB_NAME, WEB_SERVICE, PRIVATE_SERVICE, KEY_VALUE)
-from skills_policy.secret_rules import SECRET_SLOTS
+from skills_policy.secret_rules import SECRET_SLOTS, looks_secret
 from skills_policy.watch_rules import DASHBOARD_PAGES
 
 NR = "newrelic:index/"
@@ -106,8 +106,9 @@ def _pages(keep):
 def _widgets(drop_query_prefix):
     def change(props):
         for page in props["pages"]:
-            page["widgetLines"] = [w for w in page["widgetLines"]
-                                   if not w["nrqlQueries"][0]["query"].startswith(drop_query_prefix)]
+            page["widgetLines"] = [
+                w for w in page["widgetLines"]
+                if not w["nrqlQueries"][0]["query"].startswith(drop_query_prefix)]
     return change
 
 
@@ -120,71 +121,77 @@ def _no_fill(props):
         props.pop(key, None)
 
 
-COST_SAVINGS = "SELECT (filter(average(cost), WHERE cohort = 'control')"
+def _unroute(condition_name):
+    def change(props):
+        props["issuesFilter"]["predicates"][1]["values"].remove(condition_name)
+    return change
 
-# (case, how the stack is broken, the rule that must fail). `edit` = (type, name, change),
-# `drop` = (type, name).
+
+def edit(resource, change):
+    return lambda stack: edited(stack, *resource, change)
+
+
+def drop(resource):
+    return lambda stack: without(stack, *resource)
+
+
+def cond(name):
+    return (CONDITION, f"condition-{name}")
+
+
+WEB, AI = (WEB_SERVICE, "web"), (PRIVATE_SERVICE, "ai-service")
+WEB_ENV, AI_ENV = (ENV_VARS, "web-env"), (ENV_VARS, "ai-service-env")
+PAGERDUTY = (WORKFLOW, "workflow-pagerduty")
+BOARD = (DASHBOARD, "skills-rollout")
+COST_SAVINGS = "SELECT (filter(average(cost), WHERE cohort = 'control')"
+ONLY_ON_CLOSE = [{"channelId": "channel-pagerduty-id", "notificationTriggers": ["CLOSED"]}]
+DB_URL = "postgresql://app:hunter2@db.internal:5432/legal"
+
+# (the rule that must fail, the case, how the stack is broken)
 BROKEN = [
-    ("health check dropped", {"edit": (WEB_SERVICE, "web", _set("serviceDetails.healthCheckPath", _DELETE))},
-     "web-health-check"),
-    ("one web instance", {"edit": (WEB_SERVICE, "web", _set("serviceDetails.numInstances", 1.0))},
-     "web-high-availability"),
-    ("autoscaling down to one", {"edit": ("render:services:AutoscaleService", "web-autoscaling", _set("min", 1.0))},
-     "web-high-availability"),
-    ("web service renamed", {"edit": (WEB_SERVICE, "web", _set("name", "web-2"))}, "web-high-availability"),
-    ("web plan downgraded", {"edit": (WEB_SERVICE, "web", _set("serviceDetails.plan", "starter"))},
-     "render-plan-floor"),
-    ("ai-service plan unknown to Render", {"edit": (PRIVATE_SERVICE, "ai-service", _set("serviceDetails.plan", "tiny"))},
-     "render-plan-floor"),
-    ("key-value on the free plan", {"edit": (KEY_VALUE, "key-value", _set("plan", "free"))}, "render-plan-floor"),
-    ("autoDeploy on", {"edit": (WEB_SERVICE, "web", _set("autoDeploy", "yes"))}, "manual-deploys"),
-    ("autoDeploy left to Render's default", {"edit": (PRIVATE_SERVICE, "ai-service", _set("autoDeploy", _DELETE))},
-     "manual-deploys"),
-    ("kill switch deleted", {"edit": (ENV_VARS, "ai-service-env", _env(drop=KILL_SWITCH))}, "ai-service-kill-switch"),
-    ("kill switch not a boolean", {"edit": (ENV_VARS, "ai-service-env", _env(drop=KILL_SWITCH, add=(KILL_SWITCH, "0")))},
-     "ai-service-kill-switch"),
-    ("postgres on the free plan", {"edit": ("render:postgres:Postgres", "postgres", _set("plan", "free"))},
-     "postgres-backups"),
-    ("runbook removed", {"edit": (CONDITION, "condition-high-skill-error-rate", _set("runbookUrl", _DELETE))},
-     "alert-runbook"),
-    ("condition moved out of the policy", {"edit": (CONDITION, "condition-cost-per-request-high", _set("policyId", "another-policy"))},
-     "alert-in-policy"),
-    ("catalog alert deleted", {"drop": (CONDITION, "condition-memory-usage-high")}, "catalog-alerts-deployed"),
-    ("SEV1 condition whose workflow is removed", {"drop": (WORKFLOW, "workflow-pagerduty")},
-     "paging-reaches-pagerduty"),
-    ("SEV2 condition left out of the PagerDuty filter",
-     {"edit": (WORKFLOW, "workflow-pagerduty",
-               lambda p: p["issuesFilter"]["predicates"][1]["values"].remove("Memory Usage Critical [SEV2]"))},
-     "paging-reaches-pagerduty"),
-    ("PagerDuty workflow told only on close",
-     {"edit": (WORKFLOW, "workflow-pagerduty", _set("destinations", [{"channelId": "channel-pagerduty-id",
-                                                                       "notificationTriggers": ["CLOSED"]}]))},
-     "paging-reaches-pagerduty"),
-    ("Service Down without fill or loss of signal", {"edit": (CONDITION, "condition-skills-service-down", _no_fill)},
-     "silence-alerts-can-fire"),
-    ("New Relic key in a plain env var", {"edit": ("render:services:EnvVarsForService", "web-env", _env(add=("NEW_RELIC_KEY", NRAK)))},
-     "no-plaintext-secrets"),
-    ("database URL with its password in a plain env var",
-     {"edit": (ENV_VARS, "web-env", _env(add=("DB", "postgresql://app:hunter2@db.internal:5432/legal")))},
-     "no-plaintext-secrets"),
-    ("PagerDuty routing key in a channel property", {"edit": (f"{NR}notificationChannel:NotificationChannel", "channel-pagerduty", _channel_key)},
-     "no-plaintext-secrets"),
-    ("dashboard page removed", {"edit": (DASHBOARD, "skills-rollout", _pages(lambda p: p["name"] != "Error tracking"))},
-     "dashboard-pages"),
-    ("gating metric with no alert and no chart", {"edit": (DASHBOARD, "skills-rollout", _widgets(COST_SAVINGS))},
-     "gated-metrics-watched"),
+    ("web-health-check", "health check dropped",
+     edit(WEB, _set("serviceDetails.healthCheckPath", _DELETE))),
+    ("web-high-availability", "one web instance", edit(WEB, _set("serviceDetails.numInstances", 1.0))),
+    ("web-high-availability", "autoscaling down to one",
+     edit(("render:services:AutoscaleService", "web-autoscaling"), _set("min", 1.0))),
+    ("web-high-availability", "web service renamed", edit(WEB, _set("name", "web-2"))),
+    ("render-plan-floor", "web plan downgraded", edit(WEB, _set("serviceDetails.plan", "starter"))),
+    ("render-plan-floor", "ai-service plan unknown", edit(AI, _set("serviceDetails.plan", "tiny"))),
+    ("render-plan-floor", "key-value on the free plan", edit((KEY_VALUE, "key-value"), _set("plan", "free"))),
+    ("manual-deploys", "autoDeploy on", edit(WEB, _set("autoDeploy", "yes"))),
+    ("manual-deploys", "autoDeploy left to Render's default", edit(AI, _set("autoDeploy", _DELETE))),
+    ("ai-service-kill-switch", "kill switch deleted", edit(AI_ENV, _env(drop=KILL_SWITCH))),
+    ("ai-service-kill-switch", "kill switch not a boolean",
+     edit(AI_ENV, _env(drop=KILL_SWITCH, add=(KILL_SWITCH, "0")))),
+    ("postgres-backups", "postgres on the free plan",
+     edit(("render:postgres:Postgres", "postgres"), _set("plan", "free"))),
+    ("alert-runbook", "runbook removed", edit(cond("high-skill-error-rate"), _set("runbookUrl", _DELETE))),
+    ("alert-in-policy", "condition moved out of the policy",
+     edit(cond("cost-per-request-high"), _set("policyId", "another-policy"))),
+    ("catalog-alerts-deployed", "catalog alert deleted", drop(cond("memory-usage-high"))),
+    ("paging-reaches-pagerduty", "SEV1 condition whose workflow is removed", drop(PAGERDUTY)),
+    ("paging-reaches-pagerduty", "SEV2 condition left out of the PagerDuty filter",
+     edit(PAGERDUTY, _unroute("Memory Usage Critical [SEV2]"))),
+    ("paging-reaches-pagerduty", "PagerDuty told only on close",
+     edit(PAGERDUTY, _set("destinations", ONLY_ON_CLOSE))),
+    ("silence-alerts-can-fire", "Service Down without fill or loss of signal",
+     edit(cond("skills-service-down"), _no_fill)),
+    ("no-plaintext-secrets", "New Relic key in a plain env var",
+     edit(WEB_ENV, _env(add=("NEW_RELIC_KEY", NRAK)))),
+    ("no-plaintext-secrets", "database URL with its password in a plain env var",
+     edit(WEB_ENV, _env(add=("DB", DB_URL)))),
+    ("no-plaintext-secrets", "PagerDuty routing key in a channel property",
+     edit((f"{NR}notificationChannel:NotificationChannel", "channel-pagerduty"), _channel_key)),
+    ("dashboard-pages", "dashboard page removed",
+     edit(BOARD, _pages(lambda p: p["name"] != "Error tracking"))),
+    ("gated-metrics-watched", "gating metric with no alert and no chart",
+     edit(BOARD, _widgets(COST_SAVINGS))),
 ]
 
 
-def broken_stack(stack, how):
-    if "drop" in how:
-        return without(stack, *how["drop"])
-    return edited(stack, *how["edit"])
-
-
-@pytest.mark.parametrize(("case", "how", "rule_id"), BROKEN, ids=[c for c, _, _ in BROKEN])
-def test_a_broken_copy_fails_with_its_rule(stack, catalog, case, how, rule_id):
-    found = failing(broken_stack(stack, how), catalog)
+@pytest.mark.parametrize(("rule_id", "case", "breaks"), BROKEN, ids=[c for _, c, _ in BROKEN])
+def test_a_broken_copy_fails_with_its_rule(stack, catalog, rule_id, case, breaks):
+    found = failing(breaks(stack), catalog)
     assert set(found) == {rule_id}, found
     for message in found[rule_id]:
         assert "\n" not in message
@@ -193,7 +200,7 @@ def test_a_broken_copy_fails_with_its_rule(stack, catalog, case, how, rule_id):
 
 
 def test_every_rule_has_a_broken_row():
-    assert {rule_id for _, _, rule_id in BROKEN} == set(RULE_IDS)
+    assert {rule_id for rule_id, _, _ in BROKEN} == set(RULE_IDS)
 
 
 def test_during_a_preview_unknown_ids_are_not_violations(stack, catalog):
@@ -249,6 +256,34 @@ def test_the_secret_stand_ins_sit_only_in_secret_slots(stack):
         for path, value in walk(r.props):
             if value in SECRET_STAND_INS.values():
                 assert path in SECRET_SLOTS.get(r.type, ()), (r.type, path)
+
+
+@pytest.mark.parametrize(("path", "value", "looks"), [
+    ("envVars[X].value", NRAK, "a New Relic key"),
+    ("envVars[X].value", "0123456789abcdef0123456789abcdef0123NRAL", "a New Relic key"),
+    ("envVars[X].value", "sk-ant-api03-AbCdEfGhIj", "an Anthropic API key"),
+    ("envVars[X].value", "rnd_AbCdEfGh12345678", "a Render API key"),
+    ("properties[url].value", "https://hooks.slack.com/services/T0/B0/xyz", "a Slack token or webhook"),
+    ("envVars[X].value", "ghp_" + "a" * 36, "a GitHub token"),
+    ("envVars[X].value", "AKIAABCDEFGHIJKLMNOP", "an AWS access key id"),
+    ("envVars[X].value", "redis://:s3cret@cache:6379", "a connection string with a password"),
+    ("headers.Authorization", "Bearer abcdefghijklmnopqrstu", "a bearer token"),
+    ("envVars[PAGERDUTY_ROUTING_KEY].value", "R0UT1NGKEY0000", "a credential"),
+    ("routingKey", "R0UT1NGKEY0000", "a credential"),
+    ("envVars[DB_PASSWORD].value", "correct horse", "a credential"),
+    # what the program's plain inputs hold
+    ("uri", "https://legal-platform-web.onrender.com/health", None),
+    ("envVars[REDIS_URL].value", "redis://key-value-id:6379", None),
+    ("nrql.query", "SELECT average(tokenSavings) FROM SkillExecution", None),
+    ("authToken.prefix", "Token token=", None),
+    ("envVars[ANTHROPIC_SKILLS_BETA_VERSION].value", "skills-2025-10-02", None),
+    ("properties[channelId].value", "C0123456789", None),
+    ("envVars[SESSION_TOKEN].value", "unset", None),           # too short to be one
+    ("repo", "https://github.com/example-org/legal-platform", None),
+])
+def test_what_looks_like_a_credential(path, value, looks):
+    found = looks_secret(path, value)
+    assert (found is None) if looks is None else found.startswith(looks), found
 
 
 # ---------------------------------------------------------------- numbers from the seeds
@@ -350,3 +385,12 @@ def test_the_pack_project_file_and_its_pinned_sdk():
     [wanted] = [Requirement(r) for r in extra["project"]["optional-dependencies"]["infra"]
                 if r.startswith("pulumi-policy")]
     assert wanted.specifier.contains(installed)
+
+
+def test_the_readme_table_is_the_rule_list():
+    from skills_policy.registry import rule_table
+
+    readme = (POLICY_DIR / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- rules:start -->\n", 1)[1].split("<!-- rules:end -->", 1)[0]
+    expected = "\n".join(rule_table()) + "\n"
+    assert table == expected, "paste this table into policy/README.md:\n" + expected

@@ -29,6 +29,7 @@ CHANNEL = f"{NR}notificationChannel:NotificationChannel"
 DESTINATION = f"{NR}notificationDestination:NotificationDestination"
 PAGERDUTY_TYPES = ("PAGERDUTY_SERVICE_INTEGRATION", "PAGERDUTY_ACCOUNT_INTEGRATION")
 
+_EXACT = ("EXACTLY_MATCHES", "EQUAL")
 _SEVERITY = re.compile(r"\[(SEV[0-9])\]\s*$")
 
 
@@ -43,8 +44,8 @@ def _active(resource, flag: str) -> bool:
 
 
 @rule("alert-runbook", "Every NRQL alert condition links its runbook",
-      reason="seed 002 Task 8 (operations runbooks: incident response, rollback); playbook "
-             "003 pre-deployment: operations runbooks reviewed",
+      reason="seed 002 Task 8 (operations runbooks: rollback procedures, incident "
+             "response); playbook 003 Team Readiness: operations runbooks reviewed",
       types=(CONDITION,))
 def alert_runbook(condition, catalog):
     url = condition.props.get("runbookUrl")
@@ -93,7 +94,7 @@ def _filter_admits(workflow, condition, policy) -> bool:
         elif attribute == "accumulations.conditionName" and operator == "CONTAINS":
             if not any(v in name for v in values):
                 return False
-        elif attribute == "accumulations.conditionName" and operator in ("EXACTLY_MATCHES", "EQUAL"):
+        elif attribute == "accumulations.conditionName" and operator in _EXACT:
             if name not in values:
                 return False
         else:

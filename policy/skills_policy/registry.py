@@ -73,7 +73,8 @@ def waived(messages: Iterable, config: dict | None) -> list[Violation]:
     return out
 
 
-def run_rule(r: Rule, resources: list[Resource], catalog, config: dict | None = None) -> list[Finding]:
+def run_rule(r: Rule, resources: list[Resource], catalog,
+             config: dict | None = None) -> list[Finding]:
     """One rule over a stack: each resource of its types, or the whole stack once."""
     if r.types:
         found = []
@@ -89,3 +90,12 @@ def evaluate(resources: list[Resource], catalog, config: dict | None = None) -> 
     """Every rule over a stack; `config` maps a rule id to its config (waivers)."""
     config = config or {}
     return [f for r in RULES for f in run_rule(r, resources, catalog, config.get(r.id))]
+
+
+def rule_table() -> list[str]:
+    """The rule table of policy/README.md (tests/test_policy.py keeps the two equal)."""
+    from rollout.core.tables import markdown_table
+
+    return markdown_table(["Rule", "Checks", "What it protects", "Why (source)"],
+                          [[f"`{r.id}`", "each resource" if r.types else "the whole stack",
+                            r.description, r.reason] for r in RULES])

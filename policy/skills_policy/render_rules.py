@@ -104,7 +104,7 @@ def render_plan_floor(resource, catalog):
 
 
 @rule("manual-deploys", "Render services deploy only when approved (autoDeploy off)",
-      reason="seed 002 Deployment Pipeline: 6. Deploy to Production -> Manual Approval",
+      reason="seed 002 Deployment Pipeline Stages: 6. Deploy to Production -> Manual Approval",
       types=SERVICE_TYPES)
 def manual_deploys(service, catalog):
     value = service.props.get("autoDeploy")

@@ -32,7 +32,8 @@ SECRET_SLOTS = {
 
 # (what it is, how its text looks)
 SECRET_LOOKS = (
-    ("a New Relic key", re.compile(r"\bNR(?:AK|AA|AL|II|JS|SP)-[A-Za-z0-9]{8,}|\b[0-9a-f]{36}NRAL\b")),
+    ("a New Relic key",
+     re.compile(r"\bNR(?:AK|AA|AL|II|JS|SP)-[A-Za-z0-9]{8,}|\b[0-9a-f]{36}NRAL\b")),
     ("an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}")),
     ("a secret API key (sk-...)", re.compile(r"\bsk-[A-Za-z0-9]{20,}")),
     ("a Render API key", re.compile(r"\brnd_[A-Za-z0-9]{8,}")),
@@ -65,8 +66,8 @@ def looks_secret(path: str, value) -> str | None:
 
 
 @rule("no-plaintext-secrets", "No credential in a plain (non-secret) input",
-      reason="seed 002 Security: all secrets via Render environment variables, never in code; "
-             "docs/infrastructure.md: secrets only with `pulumi config set --secret`",
+      reason="seed 002 Security Requirements: all secrets via Render environment variables (never "
+             "in code); secrets only with `pulumi config set --secret` (docs/infrastructure.md)",
       types=(ANY_TYPE,))
 def no_plaintext_secrets(resource, catalog):
     slots = SECRET_SLOTS.get(resource.type, ())

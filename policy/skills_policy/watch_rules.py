@@ -41,7 +41,9 @@ def widget_queries(page: dict) -> list[str]:
 
 def _pages(dashboard) -> dict:
     pages = dashboard.props.get("pages")
-    return {p.get("name"): p for p in pages if isinstance(p, dict)} if isinstance(pages, list) else {}
+    if not isinstance(pages, list):
+        return {}
+    return {p.get("name"): p for p in pages if isinstance(p, dict)}
 
 
 @rule("dashboard-pages", "A dashboard has the five pages of the seed, each with a chart",
