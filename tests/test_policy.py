@@ -14,7 +14,7 @@ import yaml
 
 from rollout.core.catalog import load_catalog
 from tests.policy_support import POLICY_DIR, edited, policy_resources, without
-from tests.pulumi_harness import SECRET_STAND_INS, is_secret, run_main
+from tests.pulumi_harness import DELETE, SECRET_STAND_INS, is_secret, run_main, set_path
 from tests.seeds import seed
 
 from skills_policy import RULES, evaluate, run_rule
@@ -74,19 +74,7 @@ def test_the_program_passes_every_rule(stack, catalog):
 # ---------------------------------------------------------------- hand-broken copies
 
 def _set(path, value):
-    def change(props):
-        *parents, last = path.split(".")
-        node = props
-        for p in parents:
-            node = node[p]
-        if value is _DELETE:
-            del node[last]
-        else:
-            node[last] = value
-    return change
-
-
-_DELETE = object()
+    return lambda props: set_path(props, path, value)
 
 
 def _env(add=None, drop=None):
@@ -150,7 +138,7 @@ DB_URL = "postgresql://app:hunter2@db.internal:5432/legal"
 # (the rule that must fail, the case, how the stack is broken)
 BROKEN = [
     ("web-health-check", "health check dropped",
-     edit(WEB, _set("serviceDetails.healthCheckPath", _DELETE))),
+     edit(WEB, _set("serviceDetails.healthCheckPath", DELETE))),
     ("web-high-availability", "one web instance", edit(WEB, _set("serviceDetails.numInstances", 1.0))),
     ("web-high-availability", "autoscaling down to one",
      edit(("render:services:AutoscaleService", "web-autoscaling"), _set("min", 1.0))),
@@ -159,13 +147,13 @@ BROKEN = [
     ("render-plan-floor", "ai-service plan unknown", edit(AI, _set("serviceDetails.plan", "tiny"))),
     ("render-plan-floor", "key-value on the free plan", edit((KEY_VALUE, "key-value"), _set("plan", "free"))),
     ("manual-deploys", "autoDeploy on", edit(WEB, _set("autoDeploy", "yes"))),
-    ("manual-deploys", "autoDeploy left to Render's default", edit(AI, _set("autoDeploy", _DELETE))),
+    ("manual-deploys", "autoDeploy left to Render's default", edit(AI, _set("autoDeploy", DELETE))),
     ("ai-service-kill-switch", "kill switch deleted", edit(AI_ENV, _env(drop=KILL_SWITCH))),
     ("ai-service-kill-switch", "kill switch not a boolean",
      edit(AI_ENV, _env(drop=KILL_SWITCH, add=(KILL_SWITCH, "0")))),
     ("postgres-backups", "postgres on the free plan",
      edit(("render:postgres:Postgres", "postgres"), _set("plan", "free"))),
-    ("alert-runbook", "runbook removed", edit(cond("high-skill-error-rate"), _set("runbookUrl", _DELETE))),
+    ("alert-runbook", "runbook removed", edit(cond("high-skill-error-rate"), _set("runbookUrl", DELETE))),
     ("alert-in-policy", "condition moved out of the policy",
      edit(cond("cost-per-request-high"), _set("policyId", "another-policy"))),
     ("catalog-alerts-deployed", "catalog alert deleted", drop(cond("memory-usage-high"))),

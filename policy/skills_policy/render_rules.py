@@ -47,6 +47,14 @@ def _known(value) -> bool:
     return value is not None and value is not UNKNOWN
 
 
+def _seed_service(resources, type_: str, name: str, kind: str, consequence: str):
+    """The seed's service, found by its name, and the finding when the stack has none."""
+    found = named(resources, type_, name)
+    missing = [] if found else [Violation(f"the stack has no Render {kind} named {name!r} "
+                                          f"(seed 002), {consequence}")]
+    return found, missing
+
+
 @rule("web-health-check", "The web service has a health check path",
       reason="seed 002 Deployment Architecture: web healthCheckPath /health; step 7 of the "
              "pipeline is Render's health checks",
@@ -67,10 +75,9 @@ def web_health_check(web, catalog):
       reason="seed 002 Deployment Architecture: numInstances 2 (high availability), "
              "autoscaling min 2 max 10")
 def web_high_availability(resources, catalog):
-    webs = named(resources, WEB_SERVICE, WEB_NAME)
-    if not webs:
-        yield Violation(f"the stack has no Render web service named {WEB_NAME!r} (seed 002); "
-                        f"the web rules of this pack recognise it by that name")
+    webs, missing = _seed_service(resources, WEB_SERVICE, WEB_NAME, "web service",
+                                  "the name the web rules of this pack recognise it by")
+    yield from missing
     for web in webs:
         count = web.get("serviceDetails.numInstances")
         if _known(count) and count < MIN_WEB_INSTANCES:
@@ -117,10 +124,9 @@ def manual_deploys(service, catalog):
       reason="playbook 003 Rollback Method 2 (set ANTHROPIC_SKILLS_ENABLED=false); seed 002 "
              "Deployment Architecture: ai-service envVars")
 def ai_service_kill_switch(resources, catalog):
-    services = named(resources, PRIVATE_SERVICE, AI_NAME)
-    if not services:
-        yield Violation(f"the stack has no Render private service named {AI_NAME!r} (seed 002), "
-                        f"so nothing carries the kill switch")
+    services, missing = _seed_service(resources, PRIVATE_SERVICE, AI_NAME, "private service",
+                                      "so nothing carries the kill switch")
+    yield from missing
     for ai in services:
         lists = [ai.props.get("envVars")]
         lists += [r.props.get("envVars") for r in of_type(resources, ENV_VARS)
