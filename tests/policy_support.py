@@ -75,6 +75,11 @@ def edited(resources: list[Resource], typ: str, name: str, change) -> list[Resou
     return out
 
 
+def added(resources: list[Resource], resource: Resource) -> list[Resource]:
+    """A copy of the stack with one more resource."""
+    return resources + [resource]
+
+
 def without(resources: list[Resource], typ: str, name: str) -> list[Resource]:
     """A copy of the stack without one resource."""
     out = [r for r in resources if not (r.type == typ and r.name == name)]

@@ -110,14 +110,24 @@ def render_plan_floor(resource, catalog):
             yield f"{resource.label} has plan {plan!r}, below the seed's {floor!r}"
 
 
-@rule("manual-deploys", "Render services deploy only when approved (autoDeploy off)",
-      reason="seed 002 Deployment Pipeline Stages: 6. Deploy to Production -> Manual Approval",
-      types=SERVICE_TYPES)
-def manual_deploys(service, catalog):
-    value = service.props.get("autoDeploy")
-    if value is not UNKNOWN and value != "no":
-        yield (f"{service.label} has autoDeploy {value!r}: every push to its branch would "
-               f"deploy to production without approval; set it to 'no'")
+@rule("manual-deploys", "The application's services deploy only when approved (autoDeploy off)",
+      reason="seed 002 Deployment Pipeline Stages: 6. Deploy to Production -> Manual Approval")
+def manual_deploys(resources, catalog):
+    """The web service, the ai-service, and every Render service built from their
+    repository. The rollout controller's own guard service (`rollout serve`, built from
+    this repository) redeploys on merge on purpose: the merge of a reviewed pull request
+    is its approval, and a merged phase change must reach it."""
+    seed = (WEB_NAME, AI_NAME)
+    app_repos = {s.props.get("repo") for s in of_type(resources, *SERVICE_TYPES)
+                 if s.props.get("name") in seed}
+    for service in of_type(resources, *SERVICE_TYPES):
+        if service.props.get("name") not in seed and service.props.get("repo") not in app_repos:
+            continue
+        value = service.props.get("autoDeploy")
+        if value is not UNKNOWN and value != "no":
+            yield Violation(f"{service.label} has autoDeploy {value!r}: every push to its "
+                            f"branch would deploy to production without approval; set it "
+                            f"to 'no'", service.urn)
 
 
 @rule("ai-service-kill-switch", f"The ai-service carries the kill switch {KILL_SWITCH}",

@@ -23,7 +23,12 @@ from skills_policy.model import leaf_name, walk
 from skills_policy.registry import ANY_TYPE, rule
 
 SECRET_SLOTS = {
-    "render:services:EnvVarsForService": ("envVars[ANTHROPIC_API_KEY].value",),
+    "render:services:EnvVarsForService": (
+        "envVars[ANTHROPIC_API_KEY].value",                         # infra/render.py
+        # infra/guard_service.py (rollout serve, where the stack has it)
+        "envVars[ROLLOUT_STORE].value", "envVars[ROLLOUT_HOOK_TOKEN].value",
+        "envVars[NEW_RELIC_API_KEY].value", "envVars[SLACK_WEBHOOK_URL].value",
+        "envVars[PAGERDUTY_ROUTING_KEY].value", "envVars[GITHUB_TOKEN].value"),
     "render:env-groups:EnvGroup": ("envVars[DATABASE_URL].value", "envVars[REDIS_URL].value"),
     "newrelic:index/notificationDestination:NotificationDestination": ("authToken.token",),
     "pulumi:providers:render": ("apiKey",),
