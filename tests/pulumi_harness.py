@@ -77,6 +77,21 @@ def stack_config(path: Path = STACK_FILE) -> tuple[dict, list]:
     return config, secret_keys
 
 
+DELETE = object()       # set_path(data, path, DELETE) removes the key
+
+
+def set_path(data: dict, path: str, value) -> None:
+    """Set, or with DELETE remove, the value at a dotted path of nested mappings."""
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    if value is DELETE:
+        del node[leaf]
+    else:
+        node[leaf] = value
+
+
 def unwrap(value):
     """Inputs with secrets replaced by their plain values."""
     if isinstance(value, dict):

@@ -7,10 +7,9 @@ import json
 import pulumi
 import pytest
 
-from tests.pulumi_harness import run_main, stack_config
+from tests.pulumi_harness import DELETE, run_main, set_path, stack_config
 
 P = "skills-rollout"
-DELETE = object()
 
 
 def changed(key: str, value=DELETE, plain: bool = False):
@@ -19,14 +18,7 @@ def changed(key: str, value=DELETE, plain: bool = False):
     top, _, path = key.partition(".")
     if path:
         data = json.loads(config[top])
-        *parents, leaf = path.split(".")
-        node = data
-        for p in parents:
-            node = node[p]
-        if value is DELETE:
-            del node[leaf]
-        else:
-            node[leaf] = value
+        set_path(data, path, value)
         config[top] = json.dumps(data)
     elif value is DELETE:
         del config[top]

@@ -234,7 +234,7 @@ def test_every_job_installs_its_python_dependencies_first(path):
             run = step.get("run", "")
             if run.startswith("pip install -e "):
                 installed = True
-            needs_install = ("rollout " in run or "make test" in run
+            needs_install = ("rollout " in run or "make test" in run or "pulumi preview" in run
                              or step.get("uses", "").startswith("pulumi/"))
             assert installed or not needs_install, f"{path.name}: {job_id} runs before `pip install -e`"
         assert installed, f"{path.name}: {job_id} installs nothing"
@@ -255,10 +255,30 @@ def test_pull_request_validates_gates_and_previews():
     for job_id in ("test", "gate", "preview"):
         [setup] = steps_using(pr[job_id], "actions/setup-python")
         assert setup["with"]["python-version"] == "3.11"
-    [preview] = steps_using(pr["preview"], "pulumi/actions")
-    assert preview["with"]["command"] == "preview" and preview["with"]["stack-name"] == "prod"
-    assert preview["with"]["diff"] is True and preview["with"]["comment-on-pr"] is True
+    steps = pr["preview"]["steps"]
+    [install] = steps_using(pr["preview"], "pulumi/actions")
+    assert "with" not in install          # no `command`: the action only installs the CLI
+    preview = preview_step(pr["preview"])
+    assert steps.index(install) < steps.index(preview)
+    assert "pulumi preview --stack prod --diff" in preview["run"]
     assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+
+
+def preview_step(job: dict) -> dict:
+    [step] = [s for s in job["steps"] if "pulumi preview" in s.get("run", "")]
+    return step
+
+
+def test_the_preview_runs_the_policy_pack_and_posts_its_results_even_when_it_fails():
+    job = load("pull-request.yml")["jobs"]["preview"]
+    preview = preview_step(job)
+    assert "--policy-pack policy --policy-pack-config policy/config/prod.json" in preview["run"]
+    assert 'exit "$rc"' in preview["run"]           # a mandatory violation fails the check
+    assert 'python policy/preview_report.py "$out" "$rc" "$HEAD_SHA"' in preview["run"]
+    post = job["steps"][job["steps"].index(preview) + 1]
+    assert post["if"] == "${{ !cancelled() }}"
+    assert post["run"].startswith(".github/scripts/sticky-comment.sh ")
+    assert "<!-- pulumi-preview-report -->" in post["run"]
 
 
 def test_gate_table_is_posted_even_when_the_gate_fails():
@@ -276,6 +296,10 @@ def test_apply_runs_pulumi_up_then_reconcile():
     [(_, job)] = jobs("apply.yml")
     [up] = steps_using(job, "pulumi/actions")
     assert up["with"]["command"] == "up" and up["with"]["stack-name"] == "prod"
+    # The policy pack audits the update too (passed on as --policy-pack/--policy-pack-config).
+    assert up["with"]["policyPacks"] == "policy"
+    assert up["with"]["policyPackConfigs"] == "policy/config/prod.json"
+    assert "policy/**" in triggers(load("apply.yml"))["push"]["paths"]
     assert extract_rollout_commands(WORKFLOWS / "apply.yml") == [
         'rollout reconcile --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS"']
     reconcile = job["steps"][-1]
