@@ -138,6 +138,8 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
 
     if cfg.fault not in FAULTS:
         raise ValueError(cfg.fault)
+    # The rehearsal is itself phase-0 evidence; it walks the ladder without asking for it.
+    base = replace(base, preflight=())
     rng = np.random.default_rng(cfg.seed)
     ladder = base.ladder
     total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + 2 * cfg.gate_window
