@@ -25,6 +25,7 @@ COMMANDS = [
     "retry",
     "drill",
     "loadtest",
+    "baseline",
     "report",
     "store",
     "verify",

@@ -132,7 +132,7 @@ def check(req: Requirement, history: Iterable[Event], now: datetime, flag: str) 
                                    days=req.days or 7)
         return EvidenceCheck(req, MISSING, f"no {label} recorded for {flag}; record one with "
                                            f"`{how}`")
-    age = now - e.at
+    age = now - _measured_at(e)
     when = f"the newest {label}, {format_utc(e.at)} ({_age(age)} ago)"
     failure = _failure(req, e)
     if failure is not None:
@@ -141,6 +141,16 @@ def check(req: Requirement, history: Iterable[Event], now: datetime, flag: str) 
         return EvidenceCheck(req, STALE, f"{when}, is older than the {format_span(req.within)} "
                                          f"the flag file allows; record a new one", e)
     return EvidenceCheck(req, PASSING, f"{when}, passed", e)
+
+
+def _measured_at(e: Event) -> datetime:
+    """When the evidence's data ends: a baseline's window end (a capture of old days made
+    today is old data), else when the row was recorded."""
+    end = (e.evidence.get("window") or {}).get("end") if e.kind == BASELINE else None
+    try:
+        return min(datetime.fromisoformat(end), e.at) if isinstance(end, str) else e.at
+    except ValueError:
+        return e.at
 
 
 def _age(td) -> str:
