@@ -132,8 +132,10 @@ def check(req: Requirement, history: Iterable[Event], now: datetime, flag: str) 
                                    days=req.days or 7)
         return EvidenceCheck(req, MISSING, f"no {label} recorded for {flag}; record one with "
                                            f"`{how}`")
-    age = now - _measured_at(e)
-    when = f"the newest {label}, {format_utc(e.at)} ({_age(age)} ago)"
+    measured = _measured_at(e)
+    age = now - measured
+    of = "of the days up to " if measured != e.at else ""
+    when = f"the newest {label}, {of}{format_utc(measured)} ({_age(age)} ago)"
     failure = _failure(req, e)
     if failure is not None:
         return EvidenceCheck(req, FAILED, f"{when}, did not pass: {failure}", e)
