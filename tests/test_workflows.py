@@ -83,6 +83,8 @@ EXPECTED_PERMISSIONS = {
     ("guard.yml", "guard"): {"contents": "write", "pull-requests": "write"},
     ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
     ("preflight.yml", "preflight"): {"contents": "read"},
+    ("preflight.yml", "baseline"): {"contents": "read"},
+    ("preflight.yml", "readiness"): {"contents": "read"},
 }
 
 
@@ -348,9 +350,13 @@ def test_extract_finds_every_command_the_workflows_run():
         "drift.yml": [],
         "guard.yml": ['rollout guard --once --store "$ROLLOUT_STORE" --metrics "$ROLLOUT_METRICS" || rc=$?'],
         "preflight.yml": [
-            'rollout loadtest --target "$STAGING_URL" --profile "$PROFILE" --out "$RUNNER_TEMP/loadtest" '
-            '--store "$ROLLOUT_STORE" --progress 30',
-            'rollout drill --store "$STAGING_ROLLOUT_STORE" --fault error-rate',
+            'rollout loadtest --target "$STAGING_URL" --profile "$PROFILE" --flag "$FLAG" '
+            '--out "$RUNNER_TEMP/loadtest" --store "$ROLLOUT_STORE" --progress 30',
+            'rollout drill --store "$STAGING_ROLLOUT_STORE" --fault error-rate --flag "$FLAG" '
+            '--record-in "$ROLLOUT_STORE"',
+            'rollout baseline capture "$FLAG" --days 7 --metrics "$ROLLOUT_METRICS" --store "$ROLLOUT_STORE"',
+            'rollout preflight "$FLAG" --store "$ROLLOUT_STORE" --output markdown > '
+            '"$RUNNER_TEMP/readiness.md" || rc=$?',
         ],
         "pull-request.yml": [
             'rollout validate --base "origin/$BASE_REF"',

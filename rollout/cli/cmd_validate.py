@@ -75,21 +75,18 @@ def _with_readiness(decision, old, new, args):
     and the new flag file is in the store's history; other moves unchanged."""
     from dataclasses import replace
 
-    from rollout.core.readiness import is_first_step, judge_readiness, merged
+    from rollout.core.readiness import is_first_step, merged
     from rollout.core.rules import APPLY, HOLD
 
     requirements = merged(old, new)
     if decision.action != APPLY or not requirements or \
             not is_first_step(decision.from_pct, decision.to_pct):
         return decision
-    from rollout.adapters.store import open_store, store_url
     from rollout.cli.cmd_gate import _append_summary
+    from rollout.cli.cmd_preflight import readiness_from_store
     from rollout.cli.common import now
 
-    at = now()
-    with open_store(store_url(args.store), args.history) as store:
-        history = store.history(new.flag, until=at)
-    ready = judge_readiness(requirements, history, at, new.flag)
+    ready = readiness_from_store(requirements, new.flag, args.store, args.history, now())
     _append_summary(ready.to_markdown(new.flag))
     if ready.ready:
         return replace(decision, reasons=decision.reasons + (ready.summary(),))

@@ -26,6 +26,7 @@ COMMANDS = [
     "drill",
     "loadtest",
     "baseline",
+    "preflight",
     "report",
     "store",
     "verify",
