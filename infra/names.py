@@ -43,25 +43,11 @@ class Names:
         kind = ROLES[role]
         return f"{PREFIX}-{kind}" if self.prod else f"{PREFIX}-{self.stack}-{kind}"
 
-    @property
-    def web(self) -> str:
-        return self.resource("web")
-
-    @property
-    def ai_service(self) -> str:
-        return self.resource("ai_service")
-
-    @property
-    def postgres(self) -> str:
-        return self.resource("postgres")
-
-    @property
-    def key_value(self) -> str:
-        return self.resource("key_value")
-
-    @property
-    def data_env(self) -> str:
-        return self.resource("data_env")
+    web = property(lambda self: self.resource("web"))
+    ai_service = property(lambda self: self.resource("ai_service"))
+    postgres = property(lambda self: self.resource("postgres"))
+    key_value = property(lambda self: self.resource("key_value"))
+    data_env = property(lambda self: self.resource("data_env"))
 
     def label(self, text: str) -> str:
         """A display name other stacks mark as theirs (alert condition names)."""

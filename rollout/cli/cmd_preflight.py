@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rollout.cli.common import add_flags_dir, add_store
+from rollout.cli.common import add_flags_dir, add_output, add_store
 from rollout.errors import EXIT_HELD, EXIT_OK
 
 EPILOG = """\
@@ -25,7 +25,7 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", metavar="FLAG", help="flag name, e.g. skills_rollout")
     p.add_argument("--at", metavar="TIME", help="judge as of this time (default: now)")
-    p.add_argument("--output", "-o", choices=("table", "json", "markdown"), default="table")
+    add_output(p, ("table", "json", "markdown"))
     add_store(p, history=True)
     add_flags_dir(p)
     p.set_defaults(func=run)
