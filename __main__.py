@@ -17,19 +17,23 @@ from alerts.synthetics import HealthMonitor
 from alerts.webhook import GuardWebhook
 from dashboards.newrelic import Dashboard
 from infra.guard_service import GuardService
+from infra.names import names_for
 from infra.render import RenderServices
 from infra.settings import load_settings
 from rollout.core.catalog import load_catalog
 from rollout.errors import UserError
 
 settings = load_settings()
+# prod keeps its names; another stack (staging) names everything after itself and
+# watches its own services (infra/names.py)
+names = names_for(pulumi.get_stack())
 try:
-    catalog = load_catalog()
+    catalog = names.catalog(load_catalog())
 except UserError as exc:          # one line in the CLI, not a traceback
     raise pulumi.RunError(str(exc)) from None
 
-render = RenderServices("render", settings.render)
-alerts = Alerts("alerts", settings.newrelic, catalog)
+render = RenderServices("render", settings.render, names)
+alerts = Alerts("alerts", settings.newrelic, catalog, names=names)
 health_monitor = HealthMonitor("health-monitor", settings.newrelic, catalog, render.web_health_url)
 dashboard = Dashboard("dashboard", catalog)
 # The always-on guard (rollout serve) and the New Relic webhook that wakes it.

@@ -19,6 +19,7 @@ import re
 import pulumi
 import pulumi_newrelic as newrelic
 
+from infra.names import Names, names_for
 from infra.settings import NewRelicSettings
 from rollout.core.catalog import Alert, Catalog, Metric, load_catalog
 
@@ -41,8 +42,11 @@ def runbook_anchor(alert_name: str) -> str:
     return slug.replace(" ", "-")
 
 
-def condition_name(alert: Alert) -> str:
-    return f"{alert.name} [{alert.severity}]"
+def condition_name(alert: Alert, names: Names | None = None) -> str:
+    """The condition's name: the alert and its severity (workflows route on it), marked
+    with the stack's name outside prod."""
+    text = f"{alert.name} [{alert.severity}]"
+    return names.label(text) if names else text
 
 
 def signal(metric: Metric, alert: Alert) -> dict:
@@ -73,9 +77,10 @@ class Alerts(pulumi.ComponentResource):
     """Alert policy, NRQL conditions and the notification routing."""
 
     def __init__(self, name: str, settings: NewRelicSettings, catalog: Catalog | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+                 opts: pulumi.ResourceOptions | None = None, names: Names | None = None):
         super().__init__("skills-rollout:alerts:Alerts", name, None, opts)
         catalog = catalog or load_catalog()
+        self.names = names = names or names_for()
         child = pulumi.ResourceOptions(parent=self)
 
         self.label = label = f"Skills rollout ({pulumi.get_stack()})"
@@ -86,7 +91,7 @@ class Alerts(pulumi.ComponentResource):
         routes: dict[str, list[str]] = {}
         for metric, alert in catalog.alerts():
             self.conditions[alert.name] = self._condition(metric, alert, catalog, settings, child)
-            routes.setdefault(alert.notify, []).append(condition_name(alert))
+            routes.setdefault(alert.notify, []).append(condition_name(alert, names))
         _check_names_are_distinct(routes)
 
         self.channels = {}
@@ -132,7 +137,7 @@ class Alerts(pulumi.ComponentResource):
         return newrelic.NrqlAlertCondition(
             f"condition-{runbook_anchor(alert.name)}",
             policy_id=self.policy.id, type="static", enabled=True,
-            name=condition_name(alert),
+            name=condition_name(alert, self.names),
             description=(f"{metric.title}{over} {alert.when} {metric.unit} {lasting}; "
                          f"{alert.severity}, {where} {alert.notify}. Source: seed {alert.source}."),
             nrql={"query": metric.nrql(catalog)},

@@ -26,12 +26,13 @@ import pulumi_render.key_value as rkv
 import pulumi_render.postgres as rpg
 import pulumi_render.services as rsvc
 
+from infra.names import PROD_STACK, Names
 from infra.settings import RenderSettings
 
-WEB_NAME = "legal-platform-web"
-AI_NAME = "legal-platform-ai-service"
-POSTGRES_NAME = "legal-platform-db"
-KEY_VALUE_NAME = "legal-platform-cache"
+# prod's names (infra/names.py: another stack inserts its own name after the prefix)
+PROD = Names(PROD_STACK)
+WEB_NAME, AI_NAME = PROD.web, PROD.ai_service
+POSTGRES_NAME, KEY_VALUE_NAME = PROD.postgres, PROD.key_value
 RUNTIME = "docker"
 ALLOW_LIST_NOTE = "skills-rollout stack config"
 
@@ -60,23 +61,24 @@ def env_list(variables: dict) -> list:
 class RenderServices(pulumi.ComponentResource):
     """web + ai-service + PostgreSQL + key-value, wired by env vars and connection strings."""
 
-    def __init__(self, name: str, settings: RenderSettings,
+    def __init__(self, name: str, settings: RenderSettings, names: Names = PROD,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("skills-rollout:infra:RenderServices", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         s = settings
 
         self.postgres = rpg.Postgres(
-            "postgres", owner_id=s.owner_id, name=POSTGRES_NAME, region=s.region,
+            "postgres", owner_id=s.owner_id, name=names.postgres, region=s.region,
             plan=s.postgres.plan, version=s.postgres.version,
             disk_size_gb=s.postgres.disk_size_gb,
             database_name=s.postgres.database_name, database_user=s.postgres.database_user,
             ip_allow_list=_allow_list(s.postgres.ip_allow_list), read_replicas=[],
             # The legal platform's data: a planned replacement must stop `pulumi up`, not
-            # run (`pulumi state unprotect` first, on purpose).
-            opts=pulumi.ResourceOptions(parent=self, protect=True))
+            # run (`pulumi state unprotect` first, on purpose). A staging stack turns it off
+            # (postgres.protect: false) so `pulumi destroy` can take it down.
+            opts=pulumi.ResourceOptions(parent=self, protect=s.postgres.protect))
         self.key_value = rkv.KeyValue(
-            "key-value", owner_id=s.owner_id, name=KEY_VALUE_NAME, region=s.region,
+            "key-value", owner_id=s.owner_id, name=names.key_value, region=s.region,
             plan=s.key_value.plan, maxmemory_policy=s.key_value.maxmemory_policy,
             ip_allow_list=_allow_list(s.key_value.ip_allow_list), opts=child)
 
@@ -85,7 +87,7 @@ class RenderServices(pulumi.ComponentResource):
 
         ai = s.ai_service
         self.ai_service = rsvc.PrivateService(
-            "ai-service", owner_id=s.owner_id, name=AI_NAME, repo=s.repo, branch=s.branch,
+            "ai-service", owner_id=s.owner_id, name=names.ai_service, repo=s.repo, branch=s.branch,
             # Seed 002: "Deploy to Production -> Manual Approval", so no deploy on every push.
             auto_deploy="no", root_dir="",
             service_details=_details(ai.plan, s.region, ai.instances, ai.dockerfile),
@@ -94,15 +96,16 @@ class RenderServices(pulumi.ComponentResource):
         w = s.web
         a = w.autoscaling
         self.web = rsvc.WebService(
-            "web", owner_id=s.owner_id, name=WEB_NAME, repo=s.repo, branch=s.branch,
+            "web", owner_id=s.owner_id, name=names.web, repo=s.repo, branch=s.branch,
             auto_deploy="no", root_dir="",
             service_details=_details(w.plan, s.region, w.instances, w.dockerfile,
                                      health_check_path=w.health_check_path),
             # The autoscaler moves the instance count, and AutoscaleService below owns the
-            # autoscaling settings that Render reports back inside serviceDetails.
+            # autoscaling settings that Render reports back inside serviceDetails. Without
+            # autoscaling (a staging stack) the instance count is the stack's to set.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=[
-                "serviceDetails.numInstances", "serviceDetails.autoscaling"]))
-        self.web_autoscaling = rsvc.AutoscaleService(
+                *(["serviceDetails.numInstances"] if a else []), "serviceDetails.autoscaling"]))
+        self.web_autoscaling = None if a is None else rsvc.AutoscaleService(
             "web-autoscaling", service_id=self.web.id, enabled=True, min=a.min, max=a.max,
             criteria={"cpu": {"enabled": True, "percentage": a.cpu_percent},
                       "memory": {"enabled": True, "percentage": a.memory_percent}},
@@ -126,7 +129,7 @@ class RenderServices(pulumi.ComponentResource):
         # The connection strings change only when a datastore is replaced (itself refused,
         # see protect above), and the linked services never change: an env group, shared.
         self.data_env = renv.EnvGroup(
-            "data-env", owner_id=s.owner_id, name="legal-platform-data",
+            "data-env", owner_id=s.owner_id, name=names.data_env,
             env_vars=env_list({"DATABASE_URL": pulumi.Output.secret(db.internal_connection_string),
                                "REDIS_URL": pulumi.Output.secret(cache.internal_connection_string)}),
             secret_files=[], service_ids=[self.web.id, self.ai_service.id], opts=child)

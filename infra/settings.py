@@ -61,7 +61,7 @@ class Autoscaling:
 class WebSettings:
     plan: str
     instances: int
-    autoscaling: Autoscaling
+    autoscaling: Autoscaling | None   # None: a fixed instance count (a staging stack)
     health_check_path: str
     dockerfile: str
 
@@ -85,6 +85,7 @@ class PostgresSettings:
     database_name: str
     database_user: str
     ip_allow_list: tuple          # CIDR blocks allowed to connect from outside Render
+    protect: bool = True          # refuse to delete or replace it (staging: false, to destroy)
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,8 @@ class _Reader:
             self.fail(path, f"expected a whole number from {low} to {high}, got {value!r}", example)
         return value
 
-    def boolean(self, path: str, example: str) -> bool:
-        value = self.lookup(path, example)
+    def boolean(self, path: str, example: str, default=_REQUIRED) -> bool:
+        value = self.lookup(path, example, default)
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             value = value.strip().lower() == "true"
         if not isinstance(value, bool):
@@ -278,6 +279,21 @@ class _Reader:
             raise ConfigError(f"{exc} (or export {' or '.join(env)})") from None
 
 
+def _autoscaling(cfg: _Reader) -> Autoscaling | None:
+    """web.autoscaling, or None when the stack leaves it out (Render's autoscaling needs a
+    Professional workspace; a staging stack runs a fixed count)."""
+    if cfg.lookup("web.autoscaling", "{min: 2, max: 10}", default=None) is None:
+        return None
+    mins = cfg.integer("web.autoscaling.min", "2", 1, 100)
+    return Autoscaling(
+        min=mins,
+        max=cfg.integer("web.autoscaling.max", "10", mins, 100),
+        # Render accepts utilization targets from 1 to 90 %.
+        cpu_percent=cfg.integer("web.autoscaling.cpuPercent", "70", 1, 90),
+        memory_percent=cfg.integer("web.autoscaling.memoryPercent", "80", 1, 90),
+    )
+
+
 def load_settings() -> Settings:
     cfg = _Reader(PROJECT)
     nr = _Reader("newrelic")
@@ -290,16 +306,9 @@ def load_settings() -> Settings:
     regions = _enum_values(rsvc.WebServiceDetailsCreateRegion)
     service_plans = _enum_values(rsvc.WebServiceDetailsCreatePlan)
 
-    mins = cfg.integer("web.autoscaling.min", "2", 1, 100)
-    autoscaling = Autoscaling(
-        min=mins,
-        max=cfg.integer("web.autoscaling.max", "10", mins, 100),
-        # Render accepts utilization targets from 1 to 90 %.
-        cpu_percent=cfg.integer("web.autoscaling.cpuPercent", "70", 1, 90),
-        memory_percent=cfg.integer("web.autoscaling.memoryPercent", "80", 1, 90),
-    )
+    autoscaling = _autoscaling(cfg)
     instances = cfg.integer("web.instances", "2", 1, 100)
-    if not autoscaling.min <= instances <= autoscaling.max:
+    if autoscaling and not autoscaling.min <= instances <= autoscaling.max:
         cfg.fail("web.instances", f"expected a number within autoscaling min..max "
                  f"({autoscaling.min}..{autoscaling.max}), got {instances}", str(autoscaling.min))
     web = WebSettings(
@@ -330,6 +339,7 @@ def load_settings() -> Settings:
                                  what="a PostgreSQL name: lower case letters, digits, _"),
         ip_allow_list=cfg.cidr_list("postgres.ipAllowList", "0.0.0.0/0",
                                     DEFAULT_POSTGRES_ALLOW),
+        protect=cfg.boolean("postgres.protect", "true", default=True),
     )
     key_value = KeyValueSettings(
         plan=cfg.string("keyValue.plan", "starter", choices=_enum_values(rkv.Plan)),

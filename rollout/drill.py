@@ -124,10 +124,13 @@ def generate_events(rng: np.random.Generator, start: datetime, tick: timedelta, 
 
 
 def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor: str = "drill",
-              clock=time.perf_counter, ends_by: datetime | None = None) -> dict:
+              clock=time.perf_counter, ends_by: datetime | None = None,
+              events_url: str | None = None) -> dict:
     """Walk the ladder of `base` on a simulated clock; returns the drill's JSON summary.
     The simulated time ends around `ends_by` (default: now), so a pinned clock
-    (ROLLOUT_NOW) makes the whole rehearsal repeatable to the byte."""
+    (ROLLOUT_NOW) makes the whole rehearsal repeatable to the byte. The generated events
+    go into the sqlite store itself, or into `events_url` (a drill against a staging
+    database store); `store_url` is shown, so it must carry no password."""
     from rollout.adapters.metrics import open_source
     from rollout.adapters.metrics.sqlite_events import insert_columns
     from rollout.adapters.store.sqlite import sqlite_path
@@ -138,13 +141,16 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
 
     if cfg.fault not in FAULTS:
         raise ValueError(cfg.fault)
+    # The rehearsal is itself phase-0 evidence; it walks the ladder without asking for it.
+    base = replace(base, preflight=())
     rng = np.random.default_rng(cfg.seed)
     ladder = base.ladder
     total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + 2 * cfg.gate_window
     t0 = ((ends_by or datetime.now(timezone.utc)) - total).replace(minute=0, second=0, microsecond=0)
     now = t0
-    db = sqlite_path(store_url)
-    source = open_source(store_url, store_url)   # the rehearsal's own events, always
+    events_url = events_url or store_url
+    db = sqlite_path(events_url)
+    source = open_source(events_url, events_url)   # the rehearsal's own events, always
     fault_at = None
     decisions: list[dict] = []
     notifiers = Notifiers()                       # a rehearsal pages nobody

@@ -1,6 +1,5 @@
 """Run the real `rollout` command in a subprocess, in a throwaway git repository."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +21,27 @@ def git(cwd, *args):
                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"})
 
 
-def make_repo(tmp_path: Path) -> Path:
+def without_preflight(text: str) -> str:
+    """The flag file's text without its `preflight:` block and the comment right above it."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if l.startswith("preflight:"))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith((" ", "\t")):
+        end += 1
+    while start > 0 and lines[start - 1].startswith("#"):
+        start -= 1
+    return "".join(lines[:start] + lines[end:])
+
+
+def make_repo(tmp_path: Path, preflight: bool = False) -> Path:
+    """A git repository holding the real skills_rollout.yaml. Its `preflight:` block holds
+    the first step up until evidence is recorded (tests/test_readiness*.py); tests of the
+    other rules start from the file without it unless they ask for it."""
     repo = tmp_path / "repo"
     (repo / "rollout" / "flags").mkdir(parents=True)
-    shutil.copy(ROOT / "rollout/flags/skills_rollout.yaml", repo / "rollout/flags/")
+    real = (ROOT / "rollout/flags/skills_rollout.yaml").read_text()
+    (repo / "rollout/flags/skills_rollout.yaml").write_text(
+        real if preflight else without_preflight(real))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "initial state")

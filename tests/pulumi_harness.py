@@ -2,7 +2,8 @@
 
 The Pulumi CLI is not available here, so nothing is deployed or previewed: the SDK's
 `set_mocks` answers each resource registration and data-source call, and this module
-records them. The configuration is the real Pulumi.prod.yaml, loaded the way the CLI
+records them. The configuration is the real Pulumi.<stack>.yaml (prod unless a test asks
+for `stack="staging"`), loaded the way the CLI
 would pass it (structured values as JSON text, keys without a namespace belonging to the
 project); `secure:` values, and the secrets a fresh checkout does not have yet, get plain
 stand-ins marked secret.
@@ -28,6 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
 STACK = "prod"
 STACK_FILE = ROOT / f"Pulumi.{STACK}.yaml"
+
+
+def stack_file(stack: str) -> Path:
+    return ROOT / f"Pulumi.{stack}.yaml"
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 
 # The secrets docs/infrastructure.md tells the operator to set with --secret.
@@ -186,17 +191,18 @@ class _Recorder(pulumi.runtime.Mocks):
 
 
 def run_program(program: Callable[[], object], config: dict | None = None,
-                secret_keys: list | None = None) -> Run:
-    """Run `program` under mocks with the given (default: the real) stack config."""
+                secret_keys: list | None = None, stack: str = STACK) -> Run:
+    """Run `program` as stack `stack` under mocks with the given (default: the real) stack
+    config."""
     if config is None:
-        config, default_secrets = stack_config()
+        config, default_secrets = stack_config(stack_file(stack))
         secret_keys = default_secrets if secret_keys is None else secret_keys
     run = Run()
-    pulumi.runtime.reset_options(project=PROJECT, stack=STACK)
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        pulumi.runtime.set_mocks(_Recorder(run), project=PROJECT, stack=STACK, preview=False)
+        pulumi.runtime.set_mocks(_Recorder(run), project=PROJECT, stack=stack, preview=False)
         pulumi.runtime.set_all_config(config, secret_keys or [])
 
         options: dict = {}
@@ -225,6 +231,8 @@ def run_program(program: Callable[[], object], config: dict | None = None,
     return run
 
 
-def run_main(config: dict | None = None, secret_keys: list | None = None) -> Run:
+def run_main(config: dict | None = None, secret_keys: list | None = None,
+             stack: str = STACK) -> Run:
     """Run the real __main__.py."""
-    return run_program(lambda: runpy.run_path(str(MAIN), run_name="__main__"), config, secret_keys)
+    return run_program(lambda: runpy.run_path(str(MAIN), run_name="__main__"), config,
+                       secret_keys, stack)

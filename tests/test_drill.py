@@ -45,8 +45,10 @@ def test_drill_behaves_as_the_playbook_requires(tmp_path, fault, final, rolled_b
 
 
 def test_drill_refuses_a_production_store(tmp_path):
-    r = rollout(["drill", "--store", "postgres://rollout@db.example/prod"], ROOT)
-    assert r.returncode == 2 and "never into a production one" in r.stderr
+    # ROLLOUT_STORE is the production store in the workflows: never a drill's by default
+    # (a staging store is named with --store: tests/test_drill_staging.py)
+    r = rollout(["drill"], ROOT, {"ROLLOUT_STORE": "postgres://rollout@db.example/prod"})
+    assert r.returncode == 2 and "a drill never writes into it by default" in r.stderr
     r = rollout(["drill"], ROOT, {"ROLLOUT_STORE": "https://legal-platform-web.onrender.com"})
     assert r.returncode == 2
 

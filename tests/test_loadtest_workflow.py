@@ -1,6 +1,7 @@
 """.github/workflows/preflight.yml, run locally: its steps' scripts, exactly as written,
 with bash as GitHub runs them, each `${{ … }}` replaced by a local stand-in (the fake
-skills service as staging, SQLite stores, a compressed profile for `inputs.profile`).
+skills service as staging, a real PostgreSQL as the staging store, SQLite as the
+production store, a fake NerdGraph, a compressed profile for `inputs.profile`).
 
 The generic workflow harness (tests/test_workflow_commands.py) leaves this workflow to
 this file: the seed's profile takes 19 minutes against a service the runner lacks.
@@ -13,12 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from datetime import datetime, timedelta, timezone
+
 import yaml
 
 from rollout.adapters.store import open_store
-from rollout.core.state import LOADTEST
+from rollout.core.state import BASELINE, DRILL, LOADTEST
 from rollout.loadtest.profiles import PROFILES
+from tests import pg
 from tests.cli import ROOT
+from tests.events import CONTROL, events
+from tests.fakes.newrelic import API_KEY, FakeNerdGraph
 from tests.fakes.skills_service import FakeSkillsService
 
 WORKFLOW = ROOT / ".github/workflows/preflight.yml"
@@ -26,12 +32,14 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 BIN = Path(sys.executable).parent      # where `pip install -e .` put `rollout`
 
 
-def steps() -> dict[str, dict]:
-    [job] = yaml.safe_load(WORKFLOW.read_text())["jobs"].values()
-    return {s.get("name", s.get("uses", "").split("@")[0]): s for s in job["steps"]}
+def steps(job: str = "preflight") -> dict[str, dict]:
+    found = yaml.safe_load(WORKFLOW.read_text())["jobs"][job]
+    return {s.get("name", s.get("uses", "").split("@")[0]): s for s in found["steps"]}
 
 
-def run_step(step: dict, stand_ins: dict, temp: Path) -> subprocess.CompletedProcess:
+def run_step(step: dict, stand_ins: dict, temp: Path, local: dict | None = None
+             ) -> subprocess.CompletedProcess:
+    """`local`: endpoints the runner would reach that a laptop must not (NEW_RELIC_API_URL)."""
     env = {}
     for key, value in (step.get("env") or {}).items():
         for expr in EXPRESSION.findall(str(value)):
@@ -44,7 +52,8 @@ def run_step(step: dict, stand_ins: dict, temp: Path) -> subprocess.CompletedPro
               "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42", "GITHUB_REPOSITORY": "acme/ops",
               "GITHUB_SERVER_URL": "https://github.com", "LANG": "C.UTF-8"}
     return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-u", str(script)],
-                          cwd=ROOT, env={**runner, **env}, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env={**runner, **(local or {}), **env}, capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_preflight_is_manual_with_the_built_in_profiles():
@@ -52,6 +61,13 @@ def test_preflight_is_manual_with_the_built_in_profiles():
     inputs = workflow[True]["workflow_dispatch"]["inputs"]      # PyYAML reads `on` as True
     assert set(workflow[True]) == {"workflow_dispatch"}
     assert inputs["profile"]["options"] == list(PROFILES) and inputs["profile"]["default"] == "seed"
+    assert (inputs["baseline"]["type"], inputs["baseline"]["default"]) == ("boolean", True)
+    assert inputs["flag"]["default"] == "skills_rollout"
+    jobs = workflow["jobs"]
+    assert jobs["baseline"]["if"] == "github.ref == 'refs/heads/main' && inputs.baseline"
+    # the summary job runs after the others whatever they did, and only on main
+    assert jobs["readiness"]["needs"] == ["preflight", "baseline"]
+    assert jobs["readiness"]["if"] == "${{ !cancelled() && github.ref == 'refs/heads/main' }}"
     s = steps()
     upload = s["Keep the HTML report"]
     assert upload["uses"].startswith("actions/upload-artifact@")
@@ -70,6 +86,7 @@ def test_the_load_test_step_runs_records_and_writes_the_job_summary(tmp_path):
     token = "Bearer staging-token-1234"
     with FakeSkillsService(latency=0.01, auth=token) as svc:
         stand_ins = {"vars.STAGING_URL": svc.base_url, "inputs.profile": str(prof),
+                     "inputs.flag": "skills_rollout",
                      "secrets.ROLLOUT_STORE": store, "secrets.STAGING_AUTHORIZATION": token}
         r = run_step(steps()["Load test (staging)"], stand_ins, temp)
         answered = svc.count
@@ -88,7 +105,7 @@ def test_the_load_test_step_runs_records_and_writes_the_job_summary(tmp_path):
 def test_a_missing_variable_or_secret_stops_the_step_before_any_load(tmp_path):
     temp = tmp_path / "runner-temp"
     temp.mkdir()
-    stand_ins = {"vars.STAGING_URL": "", "inputs.profile": "smoke",
+    stand_ins = {"vars.STAGING_URL": "", "inputs.profile": "smoke", "inputs.flag": "skills_rollout",
                  "secrets.ROLLOUT_STORE": f"sqlite:///{tmp_path}/prod.db",
                  "secrets.STAGING_AUTHORIZATION": ""}
     r = run_step(steps()["Load test (staging)"], stand_ins, temp)
@@ -96,11 +113,58 @@ def test_a_missing_variable_or_secret_stops_the_step_before_any_load(tmp_path):
     assert not (temp / "loadtest").exists()
 
 
-def test_the_drill_step_runs_against_the_staging_store(tmp_path):
+def test_the_drill_step_runs_against_the_staging_store_and_records_in_production(tmp_path):
+    cluster = pg.cluster()
+    staging = cluster.create_database()
     temp = tmp_path / "runner-temp"
     temp.mkdir()
-    staging = f"sqlite:///{tmp_path}/staging.db"
-    r = run_step(steps()["Rollback drill (staging store)"],
-                 {"secrets.STAGING_ROLLOUT_STORE": staging}, temp)
+    prod = f"sqlite:///{tmp_path}/prod.db"
+    try:
+        r = run_step(steps()["Rollback drill (staging store)"],
+                     {"secrets.STAGING_ROLLOUT_STORE": staging, "secrets.ROLLOUT_STORE": prod,
+                      "inputs.flag": "skills_rollout"}, temp)
+    finally:
+        cluster.drop_database(staging)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "rolled back: True" in r.stdout and "as the playbook requires" in r.stdout
+    assert "recorded as `drill` evidence of skills_rollout" in r.stdout
+    assert pg.PASSWORD not in r.stdout + r.stderr
+    with open_store(prod) as s:
+        [row] = s.history("skills_rollout")
+    assert (row.kind, row.evidence["verdict"], row.evidence["tests"]) == (DRILL, "pass", "rollback")
+    assert row.evidence["run_url"] == "https://github.com/acme/ops/actions/runs/42"
+
+
+def test_a_missing_staging_store_stops_the_drill_step(tmp_path):
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    r = run_step(steps()["Rollback drill (staging store)"],
+                 {"secrets.STAGING_ROLLOUT_STORE": "", "inputs.flag": "skills_rollout",
+                  "secrets.ROLLOUT_STORE": f"sqlite:///{tmp_path}/prod.db"}, temp)
+    assert r.returncode != 0 and "STAGING_ROLLOUT_STORE is not set" in r.stderr
+
+
+def test_the_baseline_job_records_from_new_relic_then_the_summary_says_what_is_missing(tmp_path):
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    prod = f"sqlite:///{tmp_path}/prod.db"
+    week = dict(start=datetime.now(timezone.utc) - timedelta(days=7), span=timedelta(days=7))
+    with FakeNerdGraph(events(300, "control", CONTROL, **week)) as fake:
+        stand_ins = {"inputs.flag": "skills_rollout", "secrets.ROLLOUT_STORE": prod,
+                     "secrets.ROLLOUT_STORE_READONLY": prod,
+                     "vars.ROLLOUT_METRICS": f"newrelic://{fake.account_id}",
+                     "secrets.NEW_RELIC_API_KEY_READONLY": API_KEY}
+        r = run_step(steps("baseline")["Capture the baseline (one NerdGraph request)"], stand_ins,
+                     temp, {"NEW_RELIC_API_URL": fake.url})
+        assert len(fake.requests) == 1
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert API_KEY not in r.stdout + r.stderr
+    with open_store(prod) as s:
+        [row] = s.history("skills_rollout")
+    assert (row.kind, row.evidence["requests"]) == (BASELINE, 300)
+
+    r = run_step(steps("readiness")["Readiness of the first step (job summary)"], stand_ins, temp)
+    assert r.returncode == 0, r.stdout + r.stderr        # not ready is an answer
+    summary = (temp / "step_summary").read_text()
+    assert "### Preflight evidence of `skills_rollout`'s first step: ⏸ held" in summary
+    assert "| baseline | ✅ passing |" in summary and "| loadtest | ❌ missing |" in summary

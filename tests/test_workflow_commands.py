@@ -65,8 +65,8 @@ ACCEPTED = {
 
 # What each command prints (stdout, or the file the script redirects it to).
 SHAPE = {
-    "validate": rf"(?m)^{STATE_PATH}: (ok|refused): ",
-    "validate --metrics": rf"(?m)^{STATE_PATH}: (ok|refused): ",
+    "validate": rf"(?m)^{STATE_PATH}: (ok|refused|held): ",
+    "validate --metrics": rf"(?m)^{STATE_PATH}: (ok|refused|held): ",
     "changed": rf"(?m)\A{FLAG}\n\Z",
     "gate": rf"(?s)### .* Rollout gate: `{FLAG}` .*\| Metric \| Canary \| Control \| Δ \| Target "
             rf"\| Threshold \| Verdict \|\n\|---",

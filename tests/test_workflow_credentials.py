@@ -34,7 +34,7 @@ def test_the_metric_source_is_one_repository_variable():
                     metric_steps += 1
                     assert "ROLLOUT_METRICS" in merged_env(workflow, job, step), (path.name, step)
                     assert '--metrics "$ROLLOUT_METRICS"' in step["run"]
-    assert metric_steps == 4     # gate, validate --metrics, reconcile, guard
+    assert metric_steps == 5     # gate, validate --metrics, reconcile, guard, baseline capture
 
 
 def test_every_variable_is_documented_with_gh_variable_set():

@@ -23,9 +23,15 @@ interval (30 simulated minutes). Faults start 24 h into the canary step:
   error-rate       canary errors at 12 % (rollback threshold > 5 %)
   latency          canary median latency 9 s (p95 rollback threshold > 10 s)
   provider-outage  the metric provider answers 503 from then on (must hold)
-The store must be an SQLite file (a fresh temporary one by default) without this flag in
-it: a rehearsal never writes into a production store. Notifications are not sent.
-exit: 0 the drill behaved as the playbook requires; 1 it did not
+The store is an SQLite file (a fresh temporary one by default) without this flag in it,
+or the staging stack's store (--store postgres://...): there the drill walks a flag of
+its own (<flag>__drill_<time>_<random>, left at 0 % after), keeps its events in a
+temporary file, and never touches a real flag. Notifications are not sent.
+--record-in URL (with a staging --store) appends the outcome as a `drill` row to the
+real flag's history in that store: the production store, where the readiness gate of
+the first step reads "rollback procedures tested in staging" (docs/preflight.md).
+exit: 0 the drill behaved as the playbook requires; 1 it did not (recorded as a failed
+drill with --record-in); 2 bad input; 4 a store failed
 """
 
 
@@ -43,7 +49,11 @@ def register(sub) -> None:
     p.add_argument("--flag", default="skills_rollout", help="flag whose ladder to walk")
     p.add_argument("--store", metavar="URL",
                    help="sqlite:///PATH to keep the rehearsal (default: ROLLOUT_STORE if it is "
-                        "sqlite, else a fresh temporary file)")
+                        "sqlite, else a fresh temporary file), or the staging store "
+                        "postgres://...")
+    p.add_argument("--record-in", metavar="URL",
+                   help="with a staging --store: record the outcome as `drill` evidence of "
+                        "the real flag in this store (the production store)")
     add_flags_dir(p)
     p.add_argument("--output", "-o", choices=("table", "json"), default="table")
     p.set_defaults(func=run)
@@ -62,6 +72,7 @@ def run(args) -> int:
     from rollout.adapters.store import open_store
     from rollout.cli.common import now, print_json, print_table
     from rollout.drill import DrillConfig, run_drill
+    from rollout.drill_staging import check_drill_store, is_staging_store, same_place
     from rollout.flagfiles import find_flag
 
     if args.rate < 100:
@@ -69,22 +80,31 @@ def run(args) -> int:
     if args.speed < 0:
         raise UserError("--speed: expected 0 or a positive factor")
     url = args.store or os.environ.get("ROLLOUT_STORE")
-    if url and not url.startswith("sqlite:///"):
-        raise UserError(f"store {url!r}: a drill only writes into an SQLite store "
-                        f"(sqlite:///PATH), never into a production one")
+    check_drill_store(url, explicit=bool(args.store), record_in=args.record_in)
     if not url:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='rollout-drill-')}/drill.db"
     base = find_flag(args.flag, args.flags)
-    with open_store(url) as store:
-        if store.history(base.flag):
-            raise UserError(f"store {url} already holds history for {base.flag}; "
-                            f"a drill needs a store of its own")
-        summary = run_drill(base, store, url, DrillConfig(fault=args.fault, speed=args.speed,
-                                                          requests_per_hour=args.rate,
-                                                          seed=args.seed),
-                            ends_by=now())
+    cfg = DrillConfig(fault=args.fault, speed=args.speed, requests_per_hour=args.rate,
+                      seed=args.seed)
+    if args.record_in:
+        if same_place(_label(url), _label(args.record_in)):
+            raise UserError(f"--store and --record-in name the same database "
+                            f"({_label(url)}): the drill runs in staging, its evidence goes "
+                            f"to production")
+        with open_store(args.record_in):
+            pass        # a store that cannot be reached fails now, not after the drill
+    if is_staging_store(url):
+        summary = _staging_drill(base, url, cfg, args)
+    else:
+        with open_store(url) as store:
+            if store.history(base.flag):
+                raise UserError(f"store {url} already holds history for {base.flag}; "
+                                f"a drill needs a store of its own")
+            summary = run_drill(base, store, url, cfg, ends_by=now())
     ok = expected(summary)
     summary["as_expected"] = ok
+    if args.record_in:
+        _record(base, summary, ok, args)
     if args.output == "json":
         print_json(summary)
     else:
@@ -93,6 +113,56 @@ def run(args) -> int:
                       f"{d['to']}%", "; ".join(d["reasons"])[:140]] for d in summary["decisions"]])
         print(f"\nfault {summary['fault']}: final {summary['final_percentage']}%, rolled back: "
               f"{summary['rolled_back']}, detection to rollback: "
-              f"{summary['detection_to_rollback_ms']} ms; store {url}")
+              f"{summary['detection_to_rollback_ms']} ms; store {summary['store']}")
+        if summary.get("recorded"):
+            print(summary["recorded"])
         print("as the playbook requires" if ok else "NOT as the playbook requires")
     return EXIT_OK if ok else EXIT_HELD
+
+
+def _staging_drill(base, url: str, cfg, args) -> dict:
+    """The drill against the staging store: its own flag, its events in a temporary file."""
+    import shutil
+    from pathlib import Path
+
+    from rollout.adapters.store import open_store
+    from rollout.cli.common import now
+    from rollout.drill import run_drill
+    from rollout.drill_staging import drill_flag, leave_at_zero
+    from rollout.flagfiles import flag_paths
+
+    events_dir = tempfile.mkdtemp(prefix="rollout-drill-events-")
+    try:
+        with open_store(url) as store:
+            state = drill_flag(base, now(), [p.stem for p in flag_paths(args.flags)])
+            summary = run_drill(state, store, store.url, cfg, ends_by=now(), actor="drill",
+                                events_url=f"sqlite:///{Path(events_dir) / 'events.db'}")
+            leave_at_zero(store, state.flag, now(), actor="drill")
+        summary["drill_flag"] = state.flag
+        return summary
+    finally:
+        shutil.rmtree(events_dir, ignore_errors=True)
+
+
+def _label(url: str) -> str:
+    """A store URL as the store shows itself (no password), without connecting."""
+    from rollout.drill_staging import is_staging_store
+
+    if is_staging_store(url):
+        from rollout.adapters.store.postgres import describe
+        return describe(url)
+    return url
+
+
+def _record(base, summary: dict, ok: bool, args) -> None:
+    from rollout.adapters.store import open_store
+    from rollout.cli.common import actor, now
+    from rollout.drill_staging import drill_event
+    from rollout.flagfiles import current_commit
+
+    event = drill_event(base, summary, ok, store_label=summary["store"],
+                        drill_flag_name=summary["drill_flag"], at=now(),
+                        commit=current_commit(), actor=actor(), seed=args.seed, rate=args.rate)
+    with open_store(args.record_in) as store:
+        store.record(event)
+        summary["recorded"] = f"recorded as `drill` evidence of {base.flag} in {store.url}"

@@ -18,8 +18,13 @@ examples:
 A move is legal when the percentage is unchanged, rises exactly one ladder step, or
 goes down any number of steps (a rollback is always allowed). Soak time is checked by
 `rollout reconcile` and `rollout gate`, which can read the store's history.
-exit: 0 valid; 1 a move is refused (or, with --metrics, the gate holds); 2 invalid file;
-with --metrics also 3 the gate says roll back, 4 the metric source failed
+The first step up (0 -> the first live step) of a flag whose file has a `preflight:`
+block is held until each piece of evidence it names (loadtest, baseline, drill) is in
+the store's history (--store or ROLLOUT_STORE: the production store), passing and
+fresh (docs/preflight.md).
+exit: 0 valid; 1 a move is refused or held (also: preflight evidence missing, and with
+--metrics, the gate holds); 2 invalid file; with --metrics also 3 the gate says roll
+back; 4 the metric source or the store failed
 """
 
 
@@ -32,13 +37,15 @@ def register(sub) -> None:
     p.add_argument("--base", metavar="REF", help="git revision to judge the move from")
     p.add_argument("--metrics", metavar="URL",
                    help="with --base: run the gate for each step up (newrelic://, sqlite:///...)")
-    add_store(p, history=True)        # with --metrics: the soak history the gate reads
+    # with --base: the history the readiness gate of a first step (and, with --metrics,
+    # the soak the gate) reads
+    add_store(p, history=True)
     add_flags_dir(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from rollout.core.rules import REFUSE, judge_move
+    from rollout.core.rules import HOLD, REFUSE, judge_move
     from rollout.flagfiles import flag_at_ref, flag_paths, load_flag
 
     if args.metrics and not args.base:
@@ -51,12 +58,36 @@ def run(args) -> int:
         return EXIT_OK
     code = EXIT_OK
     for path, state in zip(paths, states):
-        decision = judge_move(flag_at_ref(path, args.base), state)
-        verdict = "refused" if decision.action == REFUSE else "ok"
+        old = flag_at_ref(path, args.base)
+        decision = _with_readiness(judge_move(old, state), old, state, args)
+        verdict = {REFUSE: "refused", HOLD: "held"}.get(decision.action, "ok")
         print(f"{path}: {verdict}: {'; '.join(decision.reasons)}")
-        if decision.action == REFUSE:
+        if decision.action in (REFUSE, HOLD):
             code = EXIT_HELD
         elif args.metrics and decision.needs_gate:
             from rollout.cli.cmd_gate import gate_for_move
             code = max(code, gate_for_move(state, decision.from_pct, args))
     return code
+
+
+def _with_readiness(decision, old, new, args):
+    """A pull request's first step up, held until the preflight evidence of both the base
+    and the new flag file is in the store's history; other moves unchanged."""
+    from dataclasses import replace
+
+    from rollout.core.readiness import is_first_step, merged
+    from rollout.core.rules import APPLY, HOLD
+
+    requirements = merged(old, new)
+    if decision.action != APPLY or not requirements or \
+            not is_first_step(decision.from_pct, decision.to_pct):
+        return decision
+    from rollout.cli.cmd_gate import _append_summary
+    from rollout.cli.cmd_preflight import readiness_from_store
+    from rollout.cli.common import now
+
+    ready = readiness_from_store(requirements, new.flag, args.store, args.history, now())
+    _append_summary(ready.to_markdown(new.flag))
+    if ready.ready:
+        return replace(decision, reasons=decision.reasons + (ready.summary(),))
+    return replace(decision, action=HOLD, reasons=ready.reasons())

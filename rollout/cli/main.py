@@ -26,6 +26,8 @@ COMMANDS = [
     "retry",
     "drill",
     "loadtest",
+    "baseline",
+    "preflight",
     "report",
     "store",
     "verify",

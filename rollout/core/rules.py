@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from rollout.core.readiness import first_step_readiness
 from rollout.core.state import (ABORTED, CHANGES, RETRY, Applied, Event, FlagState,
                                 format_duration)
 
@@ -170,18 +171,27 @@ def decide(committed: FlagState, observed: Applied | None, history: list[Event],
         # the aborted revision climbs again from where the abort left it, one step at a
         # time: each step's soak and gate apply as on the first climb
         nxt = ladder.next(have)
+        ready = first_step_readiness(committed, have, nxt.percentage, history, now)
+        if ready is not None and not ready.ready:
+            return Decision(flag, HOLD, have, nxt.percentage, ready.reasons())
         return Decision(flag, APPLY, have, nxt.percentage,
                         (f"resume after `rollout retry`: climbing the ladder again one step at "
                          f"a time, {have}% → {nxt.percentage}% ({nxt.name}), toward the "
-                         f"committed {want}%",), have > 0)
+                         f"committed {want}%",
+                         *((ready.summary(),) if ready is not None else ())), have > 0)
     skipped = _skipped(committed.ladder, have, want)
     if skipped:
         return d(REFUSE, skipped)
+    # Phase 0 of the playbook: the first step up waits for its evidence, as a later step
+    # waits for its soak (a hold, applied by itself once the evidence is recorded).
+    ready = first_step_readiness(committed, have, want, history, now)
+    if ready is not None and not ready.ready:
+        return d(HOLD, *ready.reasons())
     soak = soak_status(committed, have, history, now)
     if not soak.done:
         return d(HOLD, soak.describe())
     return d(APPLY, f"step up {have}% → {want}% ({ladder.step(want).name}); {soak.describe()}",
-             gate=have > 0)
+             *((ready.summary(),) if ready is not None else ()), gate=have > 0)
 
 
 def with_gate(decision: Decision, verdict: str, reasons: list[str]) -> Decision:

@@ -22,7 +22,8 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 APPLIED, ABORTED, HELD, REFUSED, RETRY = "applied", "aborted", "held", "refused", "retry"
 CHANGES = (APPLIED, ABORTED)
 # Evidence rows: what was proven before a step (never de-duplicated; see core/evidence.py).
-LOADTEST = "loadtest"
+LOADTEST, BASELINE, DRILL = "loadtest", "baseline", "drill"
+EVIDENCE_KINDS = (LOADTEST, BASELINE, DRILL)      # the order a flag file's preflight lists them
 
 
 def parse_duration(text: str) -> timedelta:
@@ -44,6 +45,12 @@ def format_duration(td: timedelta) -> str:
     if not h:
         return f"{m}m"
     return f"{h}h{m:02d}m" if m else f"{h}h"
+
+
+def format_span(td: timedelta) -> str:
+    """Whole days as days ('14d'), anything else as format_duration does."""
+    seconds = int(td.total_seconds())
+    return f"{seconds // 86400}d" if seconds and not seconds % 86400 else format_duration(td)
 
 
 def format_utc(t: datetime) -> str:
@@ -82,6 +89,23 @@ class Ladder:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """One piece of phase-0 evidence a flag file demands before its first step up
+    (`preflight:` in the flag file; judged by rollout/core/readiness.py)."""
+
+    kind: str                       # loadtest | baseline | drill
+    within: timedelta               # evidence older than this is stale
+    profile: str | None = None      # loadtest: the profile the run must have used
+    days: int | None = None         # baseline: at least this many days captured
+
+    def describe(self) -> str:
+        what = {LOADTEST: f"a passing load test{f' (profile {self.profile})' if self.profile else ''}",
+                BASELINE: f"a baseline of {self.days or 1} days or more",
+                DRILL: "a rollback drill that rolled back"}[self.kind]
+        return f"{what} recorded within {format_span(self.within)}"
+
+
+@dataclass(frozen=True)
 class FlagState:
     """What git says: the committed desired state of one flag."""
 
@@ -92,6 +116,7 @@ class FlagState:
     revision: str = ""          # the commit that last changed the file (or a content hash)
     description: str = ""
     owner: str = ""
+    preflight: tuple[Requirement, ...] = ()     # evidence the first step up requires
 
     @property
     def step(self) -> Step:
@@ -182,7 +207,23 @@ def build_flag(data, name: str, *, expected_flag: str | None = None,
                         f"expected one of {', '.join(map(str, pcts))}")
     return FlagState(flag=data["flag"], percentage=data["percentage"], ladder=ladder,
                      path=name, revision=revision, description=data.get("description", ""),
-                     owner=data.get("owner", ""))
+                     owner=data.get("owner", ""),
+                     preflight=_preflight(data.get("preflight") or {}, name))
+
+
+def _preflight(data: dict, name: str) -> tuple[Requirement, ...]:
+    """The schema has checked keys and shapes; the durations are parsed here."""
+    out = []
+    for kind in EVIDENCE_KINDS:
+        if kind not in data:
+            continue
+        spec = data[kind]
+        try:
+            within = parse_duration(spec["within"])
+        except ValueError as exc:
+            raise UserError(f"{name}: field preflight.{kind}.within: {exc}") from None
+        out.append(Requirement(kind, within, profile=spec.get("profile"), days=spec.get("days")))
+    return tuple(out)
 
 
 def check_flag_name(name: str) -> str:

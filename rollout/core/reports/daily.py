@@ -3,9 +3,10 @@ requests with skills, the catalog metrics against the control baseline, issues d
 and a recommendation decided by the gate over the report's window."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from rollout.core.baseline import BaselineComparison, compare_to_baseline, describe, latest_baseline
 from rollout.core.catalog import Condition
 from rollout.core.reports.markdown import MET, head, target_text
 from rollout.core.reports.model import Header, Inputs, Line, line, lines_json, savings
@@ -75,28 +76,42 @@ class DailyReport:
     metrics: tuple[MetricRow, ...]
     issues: tuple[Issue, ...]
     recommendation: Recommendation
+    # metric -> the canary beside the pre-rollout baseline (`rollout baseline capture`);
+    # empty when none was recorded, and then the report is as without it
+    pre_rollout: dict[str, BaselineComparison] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {**self.header.to_json(), "day": self.day, "report_step": self.report_step,
-                "next_step": self.next_step, "baseline_source": self.baseline_source,
-                "summary": lines_json(self.summary), "metrics": [m.to_json() for m in self.metrics],
-                "issues": [i.to_json() for i in self.issues],
-                "recommendation": self.recommendation.to_json()}
+        out = {**self.header.to_json(), "day": self.day, "report_step": self.report_step,
+               "next_step": self.next_step, "baseline_source": self.baseline_source,
+               "summary": lines_json(self.summary), "metrics": [m.to_json() for m in self.metrics],
+               "issues": [i.to_json() for i in self.issues],
+               "recommendation": self.recommendation.to_json()}
+        if self.pre_rollout:
+            out["pre_rollout"] = {k: v.to_json() for k, v in self.pre_rollout.items()}
+        return out
+
+    def _metrics_table(self) -> list[str]:
+        pre = self.pre_rollout
+        vs_pre = lambda m: [pre[m.metric].text() if m.metric in pre else "—"] if pre else []
+        return markdown_table(
+            ["Metric", "Canary", "Baseline", *(["Pre-rollout baseline"] if pre else []), "Target",
+             "Status"],
+            [[m.title, format_value(m.canary, m.unit), format_value(m.baseline, m.unit), *vs_pre(m),
+              target_text(m.target, m.unit), m.status or "—"] for m in self.metrics])
 
     def to_markdown(self, chart: str | None = None) -> str:
         out = head(self.header, chart, self.baseline_source) + ["### Metrics Summary", ""]
         for l in self.summary:
             text = f"- {l.label}: {format_value(l.value, l.unit)}"
-            if l.baseline is not None:
-                text += f" (baseline: {format_value(l.baseline, l.unit)})"
+            beside = [f"baseline: {format_value(l.baseline, l.unit)}"] if l.baseline is not None else []
+            beside += [l.note] if l.note else []         # vs the pre-rollout baseline
+            if beside:
+                text += f" ({'; '.join(beside)})"
             if l.target:
                 verdict = f" — {MET[l.met]}" if l.value is not None else ""
                 text += f"{verdict} (target {target_text(l.target, l.unit)})"
             out.append(text)
-        out += [""] + markdown_table(
-            ["Metric", "Canary", "Baseline", "Target", "Status"],
-            [[m.title, format_value(m.canary, m.unit), format_value(m.baseline, m.unit),
-              target_text(m.target, m.unit), m.status or "—"] for m in self.metrics])
+        out += [""] + self._metrics_table()
         out += ["", "### Issues Detected", ""]
         out += [f"- {ICON.get(i.severity, '-')} {i.text}" for i in self.issues] or ["- None detected"]
         out += ["", *FEEDBACK, "", "### Recommendation", ""]
@@ -142,11 +157,13 @@ def metrics_table(c: Inputs, step: str, base: CohortSummary) -> tuple[MetricRow,
     return tuple(rows)
 
 
-def _summary(c: Inputs, step: str, can: CohortSummary, base: CohortSummary) -> tuple[Line, ...]:
+def _summary(c: Inputs, step: str, can: CohortSummary, base: CohortSummary,
+             pre: dict[str, BaselineComparison]) -> tuple[Line, ...]:
     cat = c.catalog
     s = lambda m: (savings(cat, can, base) if m == SAVINGS else can.value(m))
+    vs_pre = lambda m: f"pre-rollout baseline: {pre[m].text()}" if m in pre else ""
     judged = lambda key, label, m, unit, **kw: line(key, label, s(m), unit, c.target(m, step),
-                                                   source=f"catalog {m}", **kw)
+                                                   source=f"catalog {m}", note=vs_pre(m), **kw)
     return (
         line("requests", "Total requests with skills", can.requests, "count", None,
              source="canary cohort"),
@@ -211,7 +228,20 @@ def build(c: Inputs) -> DailyReport:
     base, base_note = c.baseline()
     checks = list(c.gate.checks) if c.gate is not None else []
     table = metrics_table(c, step, base)
+    pre, recorded = _pre_rollout(c, table)
+    if recorded is not None:
+        base_note += f"; {describe(recorded)}"
     return DailyReport(c.header(f"{step.capitalize()} Report - Day {day}"), day, step,
-                       nxt.name if nxt else None, base_note, _summary(c, step, can, base), table,
-                       _issues(c, [k for k in checks if k.name != "soak"], table),
-                       _recommendation(c, step, nxt, checks))
+                       nxt.name if nxt else None, base_note, _summary(c, step, can, base, pre),
+                       table, _issues(c, [k for k in checks if k.name != "soak"], table),
+                       _recommendation(c, step, nxt, checks), pre)
+
+
+def _pre_rollout(c: Inputs, table) -> tuple[dict[str, BaselineComparison], object]:
+    """The canary of each table row beside the newest passing pre-rollout baseline."""
+    recorded = latest_baseline(c.history, c.state.flag, c.plan.at)
+    if recorded is None:
+        return {}, None
+    found = {row.metric: compare_to_baseline(recorded.evidence, c.catalog.metrics[row.metric],
+                                             row.canary) for row in table}
+    return {k: v for k, v in found.items() if v is not None}, recorded
