@@ -143,13 +143,15 @@ def test_two_guards_at_once_roll_back_once(live, fakes):
 
 
 def test_metric_source_down_holds_and_never_rolls_back(live, fakes):
+    """Held, never rolled back, and never green: a guard that cannot see exits 4."""
     slack, pd, gh, env = fakes
     r = rollout(["guard", "--once", "--metrics", "newrelic://1?region=us", "-o", "json"], live,
                 {**env, "NEW_RELIC_API_KEY": "NRAK-X", "NEW_RELIC_API_URL": "http://127.0.0.1:9/graphql",
                  "ROLLOUT_HTTP_ATTEMPTS": "1"})
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 4, r.stdout + r.stderr
     out = json.loads(r.stdout)[0]
     assert out["action"] == "held" and any("metric source failed" in x for x in out["reasons"])
+    assert out["blind"] and "NOT JUDGED" in r.stderr
     db = sqlite3.connect(live / ".rollout/flags.db")
     assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
 
@@ -223,4 +225,4 @@ def test_interval_mode_evaluates_repeatedly(live, fakes):
     runs = [json.loads(chunk) for chunk in r.stdout.replace("]\n[", "]\x00[").split("\x00")]
     assert len(runs) == 3 and all(run[0]["flag"] == "skills_rollout" for run in runs)
     bad = rollout(["guard", "--interval", "0"], live, env)
-    assert bad.returncode == 2 and "positive number of seconds" in bad.stderr
+    assert bad.returncode == 2 and "expected a number > 0" in bad.stderr

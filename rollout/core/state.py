@@ -21,6 +21,9 @@ _UNITS = {"m": 60, "h": 3600, "d": 86400}
 # History event kinds. applied/aborted change the store; the others only record.
 APPLIED, ABORTED, HELD, REFUSED, RETRY = "applied", "aborted", "held", "refused", "retry"
 CHANGES = (APPLIED, ABORTED)
+# The flag store was found serving another value than the history's last change, and was
+# put back (or, where it served less, its value was adopted): rollout/core/drift.py.
+DRIFT = "drift"
 
 
 def parse_duration(text: str) -> timedelta:
