@@ -28,14 +28,16 @@ URL_ENV = ("ROLLOUT_STORE", "ROLLOUT_HISTORY", "DATABASE_URL", "ROLLOUT_METRICS"
 
 _PARAM = r"(?:password|passwd|pwd|pass|token|access_token|auth_token|api[_-]?key|apikey|key|" \
          r"secret|client_secret|routing_key|integration_key|sig|signature|license_key)"
+_JSON_KEY = r"(?:password|passwd|token|access_token|auth_token|api[_-]?key|apikey|secret|" \
+            r"client_secret|routing_key|integration_key|license_key)"
 _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     # scheme://user:password@host (the last @ before the path, so a password with @ goes)
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s'\"]*):[^/\s'\"]*@"), rf"\1:{MASK}@"),
     # ?token=...&key=... and libpq `password=secret` / `password='se cret'`
     (re.compile(rf"(?i)(\b{_PARAM}\s*=\s*)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;'\",)]+)"),
      rf"\1{MASK}"),
-    # "routing_key": "..." in JSON
-    (re.compile(rf"(?i)(\"{_PARAM}\"\s*:\s*\")(?:[^\"\\]|\\.)*\""), rf'\1{MASK}"'),
+    # "routing_key": "..." in JSON (not a bare "key": reports use it for row names)
+    (re.compile(rf"(?i)(\"{_JSON_KEY}\"\s*:\s*\")(?:[^\"\\]|\\.)*\""), rf'\1{MASK}"'),
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{12,}"), rf"\1\2{MASK}"),
     (re.compile(r"\bNR[A-Z]{2}-[A-Za-z0-9]{8,}"), f"NRAK-{MASK}"),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), f"github_pat_{MASK}"),

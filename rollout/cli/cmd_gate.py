@@ -88,11 +88,15 @@ def gate_for_move(state, from_pct: int, args) -> int:
 def _append_summary(text: str) -> None:
     from rollout.errors import ExternalError
 
+    from rollout.redact import redact
+
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(text + "\n")
+            # O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
+            fd = os.open(summary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            with open(fd, "a", encoding="utf-8") as f:
+                f.write(redact(text) + "\n")
         except OSError as exc:
             raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
 

@@ -24,6 +24,7 @@ def register(sub) -> None:
 
 
 def flag_status(state, store, at) -> dict:
+    from rollout.core.drift import find_drift
     from rollout.core.rules import active_abort, soak_status
     from rollout.core.state import format_duration
 
@@ -34,6 +35,7 @@ def flag_status(state, store, at) -> dict:
     step = state.ladder.step(have) if have is not None else None
     last = history[-1] if history else None
     abort = active_abort(history, state.flag, state.revision)
+    drift = find_drift(applied, history, state.flag)
     return {
         "flag": state.flag,
         "desired": state.percentage,
@@ -46,6 +48,8 @@ def flag_status(state, store, at) -> dict:
         "aborted": ({"at": abort.at.isoformat(), "reasons": list(abort.reasons)} if abort else None),
         "last_decision": ({"at": last.at.isoformat(), "kind": last.kind, "from": last.from_pct,
                            "to": last.to_pct, "reasons": list(last.reasons)} if last else None),
+        # the store serves another value than the history's last change (see reconcile)
+        "drift": drift.reason if drift else None,
     }
 
 
@@ -71,4 +75,8 @@ def run(args) -> int:
            if r["last_decision"] else "-")] for r in rows])
     if any(not r["in_sync"] for r in rows):
         print("* applied differs from desired: run `rollout reconcile`")
+    for r in rows:
+        if r["drift"]:
+            print(f"{r['flag']}: DRIFT: {r['drift']} (at the next `rollout reconcile` or "
+                  f"`rollout guard`)")
     return EXIT_OK
