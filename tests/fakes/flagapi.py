@@ -9,12 +9,15 @@ strong validator: the flag's write counter) and a PUT with `If-Match` is refused
 Precondition Failed unless it names the current one; `etags=False` models an API without
 them. Faults: the
 FakeServer controls (`fail_next` for 5xx, 401, malformed or contradicting answers),
-`slow_next` to answer after a delay (client timeouts), `answer_after_put` to garble the
-read-back that follows the next PUT, and `on_put`, called after a PUT is stored and
-before it is answered (to kill the client at that moment).
+`slow_next` to answer after a delay (client timeouts), `hold_next` to keep the next
+request of a method in flight until released (a write that lands late, after its client
+gave up or died), `answer_after_put` to garble the read-back that follows the next PUT,
+and `on_put`, called after a PUT is stored and before it is answered (to kill the
+client at that moment).
 """
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -36,10 +39,19 @@ class FakeFlagAPI(FakeServer):
         self._after_put = None
         self._slow: list[float] = []
         self._slow_lock = threading.Lock()
+        self._hold: tuple[str, threading.Event, threading.Event] | None = None
 
     def slow_next(self, seconds: float, times: int = 1) -> None:
         with self._slow_lock:
             self._slow.extend([seconds] * times)
+
+    def hold_next(self, method: str = "PUT") -> tuple[threading.Event, threading.Event]:
+        """Keep the next `method` request waiting, unprocessed, until `release` is set;
+        `arrived` is set when it is held. Returns (arrived, release)."""
+        arrived, release = threading.Event(), threading.Event()
+        with self._slow_lock:
+            self._hold = (method, arrived, release)
+        return arrived, release
 
     def answer_after_put(self, status: int, body) -> None:
         """Store the next PUT normally, then answer the GET after it with this."""
@@ -49,8 +61,15 @@ class FakeFlagAPI(FakeServer):
         # Wait outside the fake's lock, so the client's retry is served meanwhile.
         with self._slow_lock:
             delay = self._slow.pop(0) if self._slow else 0
+            held, self._hold = (self._hold, None) if self._hold and \
+                self._hold[0] == h.command else (None, self._hold)
         if delay:
             time.sleep(delay)
+        if held:
+            # the whole request has arrived (the client may die now); it is processed late
+            h.rfile = io.BytesIO(h.rfile.read(int(h.headers.get("Content-Length") or 0)))
+            held[1].set()
+            held[2].wait(60)
         try:
             super()._serve(h)
         except (BrokenPipeError, ConnectionResetError):
