@@ -6,7 +6,7 @@ import sys
 import time
 
 from rollout.cli.common import add_flags_dir, add_output, add_store, duration_arg, number_arg
-from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, ExternalError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, ExternalError, one_line
 
 EPILOG = """\
 examples:
@@ -103,7 +103,8 @@ def guard_all(states, store, source, notifiers, at, window, **who) -> list:
         try:
             outcomes.append(guard_flag(s, store, source, notifiers, at, window=window, **who))
         except ExternalError as exc:
-            outcomes.append(Outcome(s.flag, "error", reasons=[str(exc)], blind=str(exc)))
+            why = one_line(str(exc))
+            outcomes.append(Outcome(s.flag, "error", reasons=[why], blind=why))
     return outcomes
 
 

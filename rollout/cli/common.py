@@ -80,9 +80,10 @@ def parse_window(text, what: str = "--window") -> timedelta:
 
 
 def now() -> datetime:
-    """The clock. ROLLOUT_NOW pins it (rehearsals and tests); decisions never read it."""
-    pinned = os.environ.get("ROLLOUT_NOW")
-    return parse_time(pinned, "ROLLOUT_NOW") if pinned is not None else datetime.now(timezone.utc)
+    """The clock. ROLLOUT_NOW pins it (rehearsals and tests; empty is unset); decisions
+    never read it."""
+    pinned = os.environ.get("ROLLOUT_NOW", "").strip()
+    return parse_time(pinned, "ROLLOUT_NOW") if pinned else datetime.now(timezone.utc)
 
 
 # -- argparse `type=` checks: a bad value is refused before the command starts (exit 2) --

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from rollout.errors import EXIT_USAGE, RolloutError
+from rollout.errors import EXIT_USAGE, ExternalError, RolloutError, one_line
 
 # One module per sub-command, in the order `rollout --help` lists them.
 COMMANDS = [
@@ -93,7 +93,9 @@ def _run(argv: list[str]) -> int:
     try:
         return args.func(args)
     except RolloutError as exc:
-        print(f"rollout {args.command}: {exc}", file=sys.stderr)
+        # an outside system's words may hold anything (newlines, bytes of a damaged file)
+        text = one_line(str(exc)) if isinstance(exc, ExternalError) else str(exc)
+        print(f"rollout {args.command}: {text}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

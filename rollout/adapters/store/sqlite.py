@@ -66,6 +66,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):])
 
 
+DAMAGED = "the file is damaged (it holds bytes that are not UTF-8 where text belongs)"
 BUSY_TIMEOUT = 10.0   # seconds a writer waits for another one (sqlite3's busy handler)
 
 
@@ -97,6 +98,8 @@ def connect(path: Path, *, synchronous: str, schema: str, what: str) -> sqlite3.
         return conn
     except sqlite3.DatabaseError as exc:
         raise ExternalError(f"{what}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ExternalError(f"{what}: {DAMAGED}") from None
     except OSError as exc:
         raise ExternalError(f"{what}: cannot create {path.parent} ({exc.strerror})") from None
 
@@ -113,7 +116,7 @@ class SQLiteStore(SQLStore):
 
     def _error_text(self, exc):
         if isinstance(exc, UnicodeDecodeError):
-            return "the file is damaged (a row holds bytes that are not UTF-8 text)"
+            return DAMAGED
         return super()._error_text(exc)
 
     def _begin_write(self, cur):
