@@ -43,7 +43,7 @@ def reconcilers_on_a_new_file(repo, trials, copies):
 
 
 def test_reconcilers_on_a_new_sqlite_file_short(repo):
-    reconcilers_on_a_new_file(repo, trials=2, copies=3)
+    reconcilers_on_a_new_file(repo, trials=1, copies=3)
 
 
 @pytest.mark.slow
@@ -91,10 +91,7 @@ def concurrent_guards(live, receivers, copies):
     assert len(gh.open_pulls()) == 1 and len(slack.messages) == 1 and len(pd.events) == 1
 
 
-def test_three_guards_at_once(live, receivers):
-    concurrent_guards(live, receivers, 3)
-
-
+# The short version, two guards at once, is tests/test_guard.py::test_two_guards_at_once_roll_back_once.
 @pytest.mark.slow
 def test_five_guards_at_once(live, receivers):
     concurrent_guards(live, receivers, 5)

@@ -33,7 +33,11 @@ NR_FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", list(NR_FAULTS))
+SLOW_FAULTS = {"not-json", "json-list"}      # same paths as json-null; in make test-slow
+
+
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.slow) if f in SLOW_FAULTS
+                                   else f for f in NR_FAULTS])
 def test_new_relic_failing_makes_the_guard_exit_4_never_green(live, fault):
     setup, words = NR_FAULTS[fault]
     with FakeNerdGraph() as nr:

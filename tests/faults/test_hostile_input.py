@@ -1,10 +1,11 @@
 """Hostile arguments and paths: refused by the parser or before reading, in one line,
 exit 2, at once (a FIFO would hang a reader forever; /dev/zero would fill memory)."""
 import os
+import subprocess
 
 import pytest
 
-from tests.faults.conftest import FLAG, NOW, at, one_clear_line, rollout
+from tests.faults.conftest import FLAG, NOW, at, here, one_clear_line, rollout
 
 ARGS = [
     (["gate", FLAG, "--window", "999999999d"], "at most 3650d"),
@@ -23,15 +24,33 @@ ARGS = [
 ]
 
 
+def in_process(args, cwd, env, capsys):
+    """The real entry point without a new interpreter (the parser's refusals are cheap to
+    show in bulk); one case of each kind also runs as a subprocess below."""
+    code = here(args, cwd, env)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 @pytest.mark.parametrize("args,words", ARGS, ids=[" ".join(a) or "''" for a, _ in ARGS])
-def test_argument_ranges_are_checked_by_the_parser(repo, args, words):
-    line = one_clear_line(rollout(args, repo), 2)
+def test_argument_ranges_are_checked_by_the_parser(repo, args, words, capsys):
+    try:
+        r = in_process(args, repo, {}, capsys)
+    except SystemExit as exc:                  # argparse exits
+        out, err = capsys.readouterr()
+        r = subprocess.CompletedProcess(args, exc.code, out, err)
+    line = one_clear_line(r, 2)
     assert words in line and line.startswith("usage: rollout")
 
 
+def test_argument_ranges_through_a_subprocess(repo):
+    line = one_clear_line(rollout(["guard", "--interval", "nan"], repo), 2)
+    assert "'nan': expected a number > 0" in line
+
+
 @pytest.mark.parametrize("value", ["0001-01-01T00:00Z", "9999-12-31", "yesterday"])
-def test_rollout_now_out_of_range_is_one_line(repo, value):
-    line = one_clear_line(rollout(["status"], repo, {"ROLLOUT_NOW": value}), 2)
+def test_rollout_now_out_of_range_is_one_line(repo, value, capsys):
+    line = one_clear_line(in_process(["status"], repo, {"ROLLOUT_NOW": value}, capsys), 2)
     assert "ROLLOUT_NOW" in line
 
 
@@ -42,8 +61,9 @@ def fifo(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("command", [["validate"], ["events", "import"]])
-@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom", "FIFO", "DIR"])
+@pytest.mark.parametrize("command,path", [
+    (["validate"], "/dev/zero"), (["validate"], "/dev/urandom"), (["validate"], "FIFO"),
+    (["validate"], "DIR"), (["events", "import"], "/dev/zero"), (["events", "import"], "FIFO")])
 def test_devices_fifos_and_directories_are_refused_before_reading(repo, fifo, tmp_path,
                                                                    command, path):
     target = {"FIFO": str(fifo), "DIR": str(tmp_path)}.get(path, path)

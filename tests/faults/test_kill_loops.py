@@ -114,7 +114,7 @@ def pg_loop(repo, trials, seed):
 
 
 def test_postgres_session_killed_mid_command_short(repo):
-    pg_loop(repo, trials=4, seed=1)
+    pg_loop(repo, trials=3, seed=1)
 
 
 @pytest.mark.slow
@@ -151,7 +151,7 @@ def cli_loop(repo, backend, trials, seed, tmp_path):
 
 @pytest.mark.parametrize("backend", ["sqlite", "http"])
 def test_cli_killed_at_random_points_short(repo, tmp_path, backend):
-    cli_loop(repo, backend, trials=4, seed=3, tmp_path=tmp_path)
+    cli_loop(repo, backend, trials=3, seed=3, tmp_path=tmp_path)
 
 
 @pytest.mark.slow
