@@ -29,8 +29,8 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     severity: str = ""
     deliveries: dict[str, str] = field(default_factory=dict)   # channel -> what happened
-    # why an outside system failed so that this live flag could not be judged (exit 4)
-    blind: str = ""
+    blind: bool = False              # an outside system failed: the flag was not judged (exit 4)
+    blind_reason: str = ""           # ... and why
     # metrics the source does not measure at all: a configuration fact, not a failure
     omitted: tuple[tuple[str, str], ...] = ()
     drift: str = ""                  # the store contradicted the history: what was done
@@ -38,8 +38,8 @@ class Outcome:
     def to_json(self) -> dict:
         return {"flag": self.flag, "action": self.action, "from": self.from_pct,
                 "reasons": self.reasons, "severity": self.severity,
-                "deliveries": self.deliveries, "blind": bool(self.blind),
-                "blind_reason": self.blind or None,
+                "deliveries": self.deliveries, "blind": self.blind,
+                "blind_reason": self.blind_reason or None,
                 "omitted": [list(o) for o in self.omitted], "drift": self.drift or None}
 
 
@@ -145,7 +145,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
         action = "healthy" if result.verdict == "proceed" else "held"
         # a step that is merely held (soak, inconclusive, source down) is not rolled back
         return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed,
-                       blind=_blind(result), omitted=result.omitted, drift=drift)
+                       blind=result.source_failed, blind_reason=_blind(result),
+                       omitted=result.omitted, drift=drift)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]
@@ -160,4 +161,5 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
                        sev, owed, omitted=result.omitted, drift=drift)
     return Outcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
                    {**owed, **deliver(state, store, event, notifiers, now)},
-                   blind=_blind(result), omitted=result.omitted, drift=drift)
+                   blind=result.source_failed, blind_reason=_blind(result),
+                   omitted=result.omitted, drift=drift)

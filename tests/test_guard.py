@@ -11,14 +11,11 @@ import pytest
 
 from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
 from tests.cli import make_repo, rollout, set_percentage
-from tests.fakes.github import FakeGitHub
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
-from tests.fakes.pagerduty import FakePagerDuty
-from tests.fakes.slack import FakeSlack
+from tests.receivers import receivers
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=80)
-ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
 
 
 def at(t):
@@ -46,13 +43,8 @@ def write_traffic(repo, canary_behaviour, start=NOW - timedelta(hours=1), n=4000
 
 @pytest.fixture
 def fakes(live):
-    state = (live / "rollout/flags/skills_rollout.yaml").read_text()
-    with FakeSlack() as slack, FakePagerDuty() as pd, \
-            FakeGitHub(files={"rollout/flags/skills_rollout.yaml": state}) as gh:
-        env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-               "PAGERDUTY_EVENTS_URL": pd.url, "GITHUB_TOKEN": gh.token,
-               "GITHUB_REPOSITORY": gh.repository, "GITHUB_API_URL": gh.url, **at(NOW)}
-        yield slack, pd, gh, env
+    with receivers(live, NOW) as found:
+        yield found
 
 
 def history(repo):

@@ -72,7 +72,7 @@ def print_outcomes(outcomes, output: str, invalid=()) -> None:
         if o.drift:
             print(f"  {o.flag} {o.drift}", file=sys.stderr)
         if o.blind:
-            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind}", file=sys.stderr)
+            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind_reason}", file=sys.stderr)
         if output != "json":
             for channel, what in o.deliveries.items():
                 stream = sys.stderr if what.startswith(FAILED) else sys.stdout
@@ -104,7 +104,7 @@ def guard_all(states, store, source, notifiers, at, window, **who) -> list:
             outcomes.append(guard_flag(s, store, source, notifiers, at, window=window, **who))
         except ExternalError as exc:
             why = one_line(str(exc))
-            outcomes.append(Outcome(s.flag, "error", reasons=[why], blind=why))
+            outcomes.append(Outcome(s.flag, "error", reasons=[why], blind=True, blind_reason=why))
     return outcomes
 
 

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from tests.cli import make_repo, rollout, set_percentage
+from tests.receivers import ROUTING_KEY
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=80)
 FLAG = "skills_rollout"
-ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
 
 
 def at(t: datetime) -> dict:
@@ -89,17 +89,10 @@ def live(repo):
 @pytest.fixture
 def receivers(live):
     """Slack, PagerDuty and GitHub fakes, and the environment that points the CLI at them."""
-    from tests.fakes.github import FakeGitHub
-    from tests.fakes.pagerduty import FakePagerDuty
-    from tests.fakes.slack import FakeSlack
+    from tests.receivers import receivers as started
 
-    state = (live / "rollout/flags/skills_rollout.yaml").read_text()
-    with FakeSlack() as slack, FakePagerDuty() as pd, \
-            FakeGitHub(files={"rollout/flags/skills_rollout.yaml": state}) as gh:
-        env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-               "PAGERDUTY_EVENTS_URL": pd.url, "GITHUB_TOKEN": gh.token,
-               "GITHUB_REPOSITORY": gh.repository, "GITHUB_API_URL": gh.url, **at(NOW)}
-        yield slack, pd, gh, env
+    with started(live, NOW) as found:
+        yield found
 
 
 __all__ = ["T0", "NOW", "FLAG", "at", "here", "make_live", "add_traffic", "flag_row",
