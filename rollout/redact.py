@@ -116,17 +116,23 @@ class RedactingStream:
     def __init__(self, stream):
         self._stream = stream
         self._pending = ""
+        self._literals: list[str] | None = None    # the secrets, looked up once per process
+
+    def _redact(self, text: str) -> str:
+        if self._literals is None:
+            self._literals = _all_literals()
+        return redact(text, self._literals)
 
     def write(self, text: str) -> int:
         self._pending += text
         if "\n" in self._pending:
             done, self._pending = self._pending.rsplit("\n", 1)
-            self._stream.write(redact(done + "\n"))
+            self._stream.write(self._redact(done + "\n"))
         return len(text)
 
     def flush(self) -> None:
         if self._pending:
-            self._stream.write(redact(self._pending))
+            self._stream.write(self._redact(self._pending))
             self._pending = ""
         self._stream.flush()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from tests.fakes.server import FakeServer, Recorded
 
@@ -39,9 +40,12 @@ class Hanging(FakeServer):
         self.after = after
         self.then = then
         self.arrived = threading.Event()
+        self.first_at: float | None = None       # time.monotonic() of the first request
         self._release = threading.Event()
 
     def _serve(self, h) -> None:
+        with self.lock:
+            self.first_at = self.first_at or time.monotonic()
         self.arrived.set()
         self._release.wait(self.after)      # None: until stop()
         try:
