@@ -7,6 +7,13 @@ EXIT_ROLLBACK = 3    # a rollback happened (guard) or the gate says roll back
 EXIT_EXTERNAL = 4    # an outside system failed
 
 
+def one_line(text: str) -> str:
+    """Text an outside system produced (a driver's message quoting a damaged file, a
+    vendor's error body) as one printable line."""
+    text = "".join(c if c.isprintable() or c.isspace() else "?" for c in str(text))
+    return " ".join(text.split())
+
+
 class RolloutError(Exception):
     exit_code = EXIT_USAGE
 

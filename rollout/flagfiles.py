@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rollout.core.state import FlagState, build_flag, check_flag_name
 from rollout.errors import UserError
-from rollout.yamlfile import load_yaml, parse_yaml
+from rollout.localfile import check_regular_file, read_regular_file
+from rollout.yamlfile import MAX_BYTES, load_yaml, parse_yaml
 
 DEFAULT_DIR = Path("rollout/flags")
 
@@ -57,7 +58,7 @@ def file_revisions(paths: list[Path]) -> dict[Path, str]:
                         found[resolved[p]] = commit
     for p in paths:
         if p not in found:
-            found[p] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()[:40]
+            found[p] = "sha256:" + hashlib.sha256(read_regular_file(p, MAX_BYTES)).hexdigest()[:40]
     return found
 
 
@@ -93,9 +94,44 @@ def load_flag(path: Path, revision: str = "") -> FlagState:
 
 
 def load_flags(directory: Path = DEFAULT_DIR, *, with_revisions: bool = True) -> list[FlagState]:
+    """Every flag file of the directory; the first invalid one raises UserError."""
+    states, errors = load_flags_lenient(directory, with_revisions=with_revisions)
+    if errors:
+        raise errors[0]
+    return states
+
+
+def load_flags_lenient(directory: Path = DEFAULT_DIR, *, with_revisions: bool = True
+                       ) -> tuple[list[FlagState], list[UserError]]:
+    """(the valid flags, one UserError per invalid file). The guard judges every valid
+    flag even when another flag's file is broken: a typo in a new flag's file must not
+    blind it for the live ones."""
     paths = flag_paths(directory)
-    revs = file_revisions(paths) if with_revisions else {}
-    return [load_flag(p, revs.get(p, "")) for p in paths]
+    errors: list[UserError] = []
+    readable = []
+    for p in paths:
+        try:
+            check_regular_file(p)
+            readable.append(p)
+        except UserError as exc:
+            errors.append(exc)
+    revs = file_revisions(readable) if with_revisions else {}
+    states = []
+    for p in readable:
+        try:
+            states.append(load_flag(p, revs.get(p, "")))
+        except UserError as exc:
+            errors.append(exc)
+    return states, errors
+
+
+def read_flag_text(path: str | Path) -> str:
+    """A committed flag file's text (for the revert pull request), read the safe way."""
+    data = read_regular_file(Path(path), MAX_BYTES)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def find_flag(name: str, directory: Path = DEFAULT_DIR) -> FlagState:
@@ -103,6 +139,7 @@ def find_flag(name: str, directory: Path = DEFAULT_DIR) -> FlagState:
     for ext in (".yaml", ".yml"):
         path = directory / f"{name}{ext}"
         if path.exists():
+            check_regular_file(path)
             return load_flag(path, file_revisions([path])[path])
     raise UserError(f"flag {name!r}: no file {directory / (name + '.yaml')}")
 

@@ -4,62 +4,43 @@ Order matters and is the point of this module:
 1. the flag goes to 0 % in the store, with an `aborted` history row keyed by the
    committed revision, in one compare-and-set transaction (two guards: one wins);
 2. only the winner's abort row exists, so notifications hang off it: a revert pull
-   request, Slack, PagerDuty. Each delivery is claimed in the store and retried on the
-   next run when it failed; a failing notifier never blocks or undoes the rollback.
+   request, Slack, PagerDuty (rollout/deliveries.py). Each delivery is claimed in the
+   store and retried on the next run when it failed; a failing notifier never blocks or
+   undoes the rollback.
+A guard that could not judge a live flag (the metric source or the store failed) says so
+(`blind`), and the run exits 4: a blind guard must never look green.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Callable
 
 from rollout.adapters.store.base import FlagStore
-from rollout.core.rules import active_abort
 from rollout.core.state import ABORTED, Applied, Event, FlagState
+from rollout.deliveries import DEFAULT_SEVERITY, Notifiers, deliver, pending_deliveries  # noqa: F401
 from rollout.errors import ConflictError, ExternalError, RolloutError
-
-DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
 
 
 @dataclass
 class Outcome:
     flag: str
-    action: str                      # rolled_back | lost_race | healthy | held | skipped
+    action: str                      # rolled_back | lost_race | healthy | held | skipped | error
     from_pct: int | None = None
     reasons: list[str] = field(default_factory=list)
     severity: str = ""
     deliveries: dict[str, str] = field(default_factory=dict)   # channel -> what happened
-    blind: bool = False              # the metric source failed: the flag was not judged
+    blind: bool = False              # an outside system failed: the flag was not judged (exit 4)
+    blind_reason: str = ""           # ... and why
+    # metrics the source does not measure at all: a configuration fact, not a failure
+    omitted: tuple[tuple[str, str], ...] = ()
+    drift: str = ""                  # the store contradicted the history: what was done
 
     def to_json(self) -> dict:
         return {"flag": self.flag, "action": self.action, "from": self.from_pct,
                 "reasons": self.reasons, "severity": self.severity,
-                "deliveries": self.deliveries, "blind": self.blind}
-
-
-@dataclass
-class Notifiers:
-    """The configured outside channels; None where the environment does not set one up."""
-
-    slack: object | None = None
-    pagerduty: object | None = None
-    github: object | None = None
-    missing: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, env=None) -> "Notifiers":
-        from rollout.adapters.notify import GitHubProposer, PagerDutyNotifier, SlackNotifier
-
-        n = cls()
-        for name, factory, needs in (("slack", SlackNotifier, "SLACK_WEBHOOK_URL"),
-                                     ("pagerduty", PagerDutyNotifier, "PAGERDUTY_ROUTING_KEY"),
-                                     ("github", GitHubProposer, "GITHUB_TOKEN and GITHUB_REPOSITORY")):
-            try:
-                setattr(n, name, factory.from_env(env))
-            except RolloutError:
-                n.missing[name] = f"not configured ({needs} not set)"
-        return n
+                "deliveries": self.deliveries, "blind": self.blind,
+                "blind_reason": self.blind_reason or None,
+                "omitted": [list(o) for o in self.omitted], "drift": self.drift or None}
 
 
 def severity_of(metric_names: list[str], catalog) -> str:
@@ -76,6 +57,9 @@ def abort(state: FlagState, store: FlagStore, applied: Applied, *, reasons: list
     """Set the flag to 0 % and record the abort, atomically. None when another guard won
     (the flag is already at 0 %). A flag that changed under us for another reason (a
     reconcile stepped it up meanwhile) is read again and still rolled back."""
+    # Read the history before writing: a damaged row fails here, with the store unchanged,
+    # rather than after the abort is written (the abort row is found in it below).
+    store.history(state.flag)
     for _ in range(5):
         event = Event(flag=state.flag, at=now, kind=ABORTED, from_pct=applied.percentage,
                       to_pct=0, reasons=tuple(reasons), revision=state.revision, commit=commit,
@@ -96,93 +80,25 @@ def abort(state: FlagState, store: FlagStore, applied: Applied, *, reasons: list
     raise RolloutError(f"flag {state.flag}: abort applied but its history row is missing")
 
 
-def _incident(state: FlagState, event: Event):
-    from rollout.adapters.notify import Incident
+def _drift(state: FlagState, store: FlagStore, applied: Applied | None, owed: dict[str, str],
+           notifiers: Notifiers, now: datetime, **who) -> tuple[Applied | None, str]:
+    """Put a store that contradicts the history back in line before judging anything;
+    its Slack alert joins `owed`. Returns (the value served now, what was done or '')."""
+    from rollout.drift import settle_drift
 
-    sev = event.evidence.get("severity", DEFAULT_SEVERITY)
-    return Incident(flag=state.flag, revision=event.revision or "unknown", severity=sev,
-                    title=event.evidence.get("title") or f"{state.flag} rolled back to 0%",
-                    reasons=event.reasons, evidence_markdown=event.evidence.get("markdown", ""),
-                    from_percentage=event.from_pct or 0, to_percentage=0, at=event.at,
-                    state_path=state.path)
-
-
-def _attempt(store: FlagStore, event: Event, channel: str, send: Callable[[], str],
-             now: datetime) -> str:
-    """Claim the channel for this abort, send, and record the result."""
-    if not store.claim_delivery(event.id, channel, now):
-        status, _, detail = store.deliveries(event.id)[channel]
-        return f"{status} earlier: {detail}" if detail else f"{status} earlier"
-    try:
-        detail = send() or "sent"
-    except RolloutError as exc:
-        store.finish_delivery(event.id, channel, False, str(exc), now)
-        return f"FAILED, will retry: {exc}"
-    store.finish_delivery(event.id, channel, True, detail, now)
-    return detail
+    applied, repair = settle_drift(state, store, applied, store.history(state.flag), now,
+                                   notifiers=notifiers, **who)
+    if repair is None:
+        return applied, ""
+    owed.update({f"{channel} (drift)": what for channel, what in repair.alerts.items()})
+    return applied, repair.describe()
 
 
-def deliver(state: FlagState, store: FlagStore, event: Event, notifiers: Notifiers,
-            now: datetime) -> dict[str, str]:
-    """Send what this abort still owes: the revert pull request first (its link goes into
-    the messages), then Slack, then PagerDuty for SEV1/SEV2. Returns channel -> outcome;
-    never raises for a notifier failure."""
-    incident = _incident(state, event)
-    report: dict[str, str] = {}
-    links = {}
-    if notifiers.github is not None:
-        def propose():
-            from rollout.flagfiles import with_percentage
-            if state.percentage == 0:
-                return "state file already at 0%, no pull request needed"
-            text = Path(state.path).read_text(encoding="utf-8")
-            return notifiers.github.propose(incident, with_percentage(text, 0))
-        report["github"] = _attempt(store, event, "github", propose, now)
-        url = store.deliveries(event.id).get("github", ("", 0, ""))[2]
-        if url.startswith("http"):
-            links["Revert pull request"] = url
-    else:
-        report["github"] = notifiers.missing.get("github", "not configured")
-    if notifiers.slack is not None:
-        report["slack"] = _attempt(store, event, "slack",
-                                   lambda: notifiers.slack.notify(incident, links=links), now)
-    else:
-        report["slack"] = notifiers.missing.get("slack", "not configured")
-    if incident.pages:
-        if notifiers.pagerduty is not None:
-            report["pagerduty"] = _attempt(
-                store, event, "pagerduty",
-                lambda: "triggered " + notifiers.pagerduty.trigger(incident, links=links), now)
-        else:
-            report["pagerduty"] = notifiers.missing.get("pagerduty", "not configured")
-    return report
-
-
-def pending_deliveries(state: FlagState, store: FlagStore, notifiers: Notifiers,
-                       now: datetime) -> dict[str, str]:
-    """Retry what the flag's standing abort still owes, and resolve the page of an abort
-    that no longer stands (a new commit changed the state file, or `rollout retry`)."""
-    history = store.history(state.flag)
-    current = active_abort(history, state.flag, state.revision)
-    report = {}
-    for e in history:
-        if e.kind != ABORTED:
-            continue
-        if current is not None and e.id == current.id:
-            outcomes = deliver(state, store, e, notifiers, now)
-        else:
-            owed = store.deliveries(e.id)
-            if owed.get("pagerduty", ("",))[0] != "sent" or notifiers.pagerduty is None or \
-                    owed.get("pagerduty-resolve", ("",))[0] == "sent":
-                continue
-            incident = _incident(state, e)
-            outcomes = {"pagerduty-resolve": _attempt(
-                store, e, "pagerduty-resolve",
-                lambda: "resolved " + notifiers.pagerduty.resolve(incident), now)}
-        for channel, outcome in outcomes.items():
-            if " earlier" not in outcome and "not configured" not in outcome:
-                report[f"{channel} (abort #{e.id})"] = outcome
-    return report
+def _blind(result) -> str:
+    """Why the metric source could not answer for a check, '' when every check was judged."""
+    if not result.source_failed:
+        return ""
+    return next(c.reason for c in result.checks if c.verdict == "error")
 
 
 def widening(window: timedelta) -> list[timedelta]:
@@ -213,9 +129,10 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     catalog = catalog or load_catalog()
     applied = store.read(state.flag)
     owed = pending_deliveries(state, store, notifiers, now)
+    applied, drift = _drift(state, store, applied, owed, notifiers, now, commit=commit, actor=actor)
     if applied is None or applied.percentage == 0:
         return Outcome(state.flag, "skipped", applied.percentage if applied else None,
-                       ["flag is at 0%: nothing to guard"], deliveries=owed)
+                       ["flag is at 0%: nothing to guard"], deliveries=owed, drift=drift)
     history = store.history(state.flag)
     # Judge the last `window`; where traffic is too thin for the gate's minimum (at the
     # seed's ~10,000 requests a day a 5 % canary sees ~21 an hour), widen it step by step
@@ -228,7 +145,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
         action = "healthy" if result.verdict == "proceed" else "held"
         # a step that is merely held (soak, inconclusive, source down) is not rolled back
         return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed,
-                       blind=result.source_failed)
+                       blind=result.source_failed, blind_reason=_blind(result),
+                       omitted=result.omitted, drift=drift)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]
@@ -240,6 +158,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     if event is None:
         return Outcome(state.flag, "lost_race", applied.percentage,
                        ["another controller changed the flag first; not rolled back twice"],
-                       sev, owed)
+                       sev, owed, omitted=result.omitted, drift=drift)
     return Outcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
-                   {**owed, **deliver(state, store, event, notifiers, now)})
+                   {**owed, **deliver(state, store, event, notifiers, now)},
+                   blind=result.source_failed, blind_reason=_blind(result),
+                   omitted=result.omitted, drift=drift)

@@ -10,7 +10,22 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from rollout.core.state import FlagState
+from rollout.errors import ExternalError, one_line
 from rollout.guard import Notifiers, Outcome, guard_flag
+
+
+def guard_all(states: list[FlagState], store, source, notifiers: Notifiers, at: datetime,
+              window: timedelta, **who) -> list[Outcome]:
+    """guard_flag for each flag; a store failure on one flag makes it an `error` outcome
+    (blind) instead of hiding the others' results, a rollback among them."""
+    outcomes = []
+    for s in states:
+        try:
+            outcomes.append(guard_flag(s, store, source, notifiers, at, window=window, **who))
+        except ExternalError as exc:
+            why = one_line(str(exc))
+            outcomes.append(Outcome(s.flag, "error", reasons=[why], blind=True, blind_reason=why))
+    return outcomes
 
 
 def run_guard(states: list[FlagState], store_url: str, history_url: str | None,
@@ -24,5 +39,5 @@ def run_guard(states: list[FlagState], store_url: str, history_url: str | None,
     notifiers = notifiers or Notifiers.from_env()
     with open_store(store_url, history_url) as store:
         source = open_source(metrics_url, store_url)
-        return [guard_flag(s, store, source, notifiers, clock(), window=window, commit=commit,
-                           actor=actor) for s in states]
+        return guard_all(states, store, source, notifiers, clock(), window, commit=commit,
+                         actor=actor)

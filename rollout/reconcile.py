@@ -1,17 +1,20 @@
 """Apply the committed state of every flag to the store, when the rules allow it.
 
 Thin orchestration around the pure core: read, decide, then write the change and
-its history row in one transaction (or record the held/refused decision).
+its history row in one transaction (or record the held/refused decision). A store that
+contradicts the history (drift) is put back in line first, so the decision is taken on
+what the history says is served, never "already at 5 %" while an abort's 0 % stands.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
 from rollout.adapters.store.base import FlagStore
 from rollout.core.rules import APPLY, HOLD, NOOP, REFUSE, Decision, decide, with_gate
 from rollout.core.state import APPLIED, HELD, REFUSED, Event, FlagState
+from rollout.drift import settle_drift
 from rollout.errors import ConflictError
 
 # (flag state, applied step percentage, now) -> (verdict, reasons, the metric source failed)
@@ -25,16 +28,37 @@ class Outcome:
     conflict: bool = False
     gate: str | None = None        # the gate's verdict, when a step up asked it
     source_failed: bool = False    # ... and the metric source could not answer
+    drift: str = ""                # the store contradicted the history: what was done
+    deliveries: tuple[tuple[str, str], ...] = ()   # notifications sent or retried now
 
     def to_json(self) -> dict:
         return {**self.decision.to_json(), "written": self.written, "conflict": self.conflict,
-                "gate": self.gate, "source_failed": self.source_failed}
+                "gate": self.gate, "source_failed": self.source_failed,
+                "drift": self.drift or None, "deliveries": dict(self.deliveries)}
 
 
 def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit: str,
-                   actor: str, dry_run: bool = False, gate: GateFn | None = None) -> Outcome:
+                   actor: str, dry_run: bool = False, gate: GateFn | None = None,
+                   notifiers=None) -> Outcome:
     observed = store.read(state.flag)
     history = store.history(state.flag)
+    observed, repair = settle_drift(state, store, observed, history, now, commit=commit,
+                                    actor=actor, notifiers=notifiers, dry_run=dry_run)
+    owed = {}
+    if repair is not None and repair.event is not None:
+        history = store.history(state.flag)
+        owed = {f"{c} (drift)": what for c, what in repair.alerts.items()}
+    if notifiers is not None and not dry_run:
+        from rollout.deliveries import pending_deliveries
+        owed = {**pending_deliveries(state, store, notifiers, now), **owed}
+    outcome = _decide_and_write(state, store, observed, history, now, commit=commit,
+                                actor=actor, dry_run=dry_run, gate=gate)
+    return replace(outcome, drift=repair.describe() if repair else "",
+                   deliveries=tuple(owed.items()))
+
+
+def _decide_and_write(state, store, observed, history, now, *, commit, actor, dry_run,
+                      gate) -> Outcome:
     decision = decide(state, observed, history, now)
     verdict, failed = None, False
     if decision.needs_gate and gate is not None:

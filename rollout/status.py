@@ -6,6 +6,7 @@ from datetime import datetime
 
 
 def flag_status(state, store, at: datetime) -> dict:
+    from rollout.core.drift import find_drift
     from rollout.core.rules import active_abort, soak_status
     from rollout.core.state import format_duration
 
@@ -16,6 +17,7 @@ def flag_status(state, store, at: datetime) -> dict:
     step = state.ladder.step(have) if have is not None else None
     last = history[-1] if history else None
     abort = active_abort(history, state.flag, state.revision)
+    drift = find_drift(applied, history, state.flag)
     return {
         "flag": state.flag,
         "desired": state.percentage,
@@ -28,6 +30,8 @@ def flag_status(state, store, at: datetime) -> dict:
         "aborted": ({"at": abort.at.isoformat(), "reasons": list(abort.reasons)} if abort else None),
         "last_decision": ({"at": last.at.isoformat(), "kind": last.kind, "from": last.from_pct,
                            "to": last.to_pct, "reasons": list(last.reasons)} if last else None),
+        # the store serves another value than the history's last change (see reconcile)
+        "drift": drift.reason if drift else None,
     }
 
 

@@ -62,16 +62,7 @@ def parse_yaml(text: str | bytes, name: str):
 
 
 def load_yaml(path: str | Path):
+    from rollout.localfile import read_regular_file
+
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise UserError(f"{path}: file is {size} bytes, expected at most {MAX_BYTES}")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_yaml(data, str(path))
+    return parse_yaml(read_regular_file(path, MAX_BYTES, "a YAML file"), str(path))

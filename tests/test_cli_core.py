@@ -151,7 +151,7 @@ BAD_ARGS = [
     (["reconcile", "--store", "mysql://x"], "unknown scheme 'mysql'"),
     (["reconcile", "--store", "sqlite://"], "expected sqlite:///relative/path.db"),
     (["validate", "--base", "no-such-ref"], "not a git revision"),
-    (["bucket", "skills_rollout", "u", "--percentage", "101"], "expected 0 to 100"),
+    (["bucket", "skills_rollout", "u", "--percentage", "101"], "expected a number >= 0 and <= 100"),
     (["bucket", "nope", "u"], "no file rollout/flags/nope.yaml"),
     (["frobnicate"], "invalid choice"),
 ]

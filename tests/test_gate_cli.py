@@ -127,9 +127,9 @@ def test_gate_over_new_relic(canary):
 @pytest.mark.parametrize("args,message", [
     (["gate", "nope"], "flag 'nope': no file"),
     (["gate", "skills_rollout", "--window", "an hour"], "--window"),
-    (["gate", "skills_rollout", "--at", "noon"], "--at 'noon'"),
+    (["gate", "skills_rollout", "--at", "noon"], "--at: time 'noon'"),
     (["gate", "skills_rollout", "--metrics", "prometheus://x"], None),
-    (["events", "import", "missing.ndjson"], "missing.ndjson: cannot read"),
+    (["events", "import", "missing.ndjson"], "missing.ndjson: no such file"),
 ])
 def test_bad_input_exit_2(canary, args, message):
     r = rollout(args, canary)

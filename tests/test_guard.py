@@ -11,14 +11,11 @@ import pytest
 
 from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
 from tests.cli import make_repo, rollout, set_percentage
-from tests.fakes.github import FakeGitHub
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
-from tests.fakes.pagerduty import FakePagerDuty
-from tests.fakes.slack import FakeSlack
+from tests.receivers import receivers
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=80)
-ROUTING_KEY = "R0UT1NGKEY0000000000000000000000"
 
 
 def at(t):
@@ -46,13 +43,8 @@ def write_traffic(repo, canary_behaviour, start=NOW - timedelta(hours=1), n=4000
 
 @pytest.fixture
 def fakes(live):
-    state = (live / "rollout/flags/skills_rollout.yaml").read_text()
-    with FakeSlack() as slack, FakePagerDuty() as pd, \
-            FakeGitHub(files={"rollout/flags/skills_rollout.yaml": state}) as gh:
-        env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-               "PAGERDUTY_EVENTS_URL": pd.url, "GITHUB_TOKEN": gh.token,
-               "GITHUB_REPOSITORY": gh.repository, "GITHUB_API_URL": gh.url, **at(NOW)}
-        yield slack, pd, gh, env
+    with receivers(live, NOW) as found:
+        yield found
 
 
 def history(repo):
@@ -143,13 +135,15 @@ def test_two_guards_at_once_roll_back_once(live, fakes):
 
 
 def test_metric_source_down_holds_and_never_rolls_back(live, fakes):
+    """Held, never rolled back, and never green: a guard that cannot see exits 4."""
     slack, pd, gh, env = fakes
     r = rollout(["guard", "--once", "--metrics", "newrelic://1?region=us", "-o", "json"], live,
                 {**env, "NEW_RELIC_API_KEY": "NRAK-X", "NEW_RELIC_API_URL": "http://127.0.0.1:9/graphql",
                  "ROLLOUT_HTTP_ATTEMPTS": "1"})
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 4, r.stdout + r.stderr
     out = json.loads(r.stdout)[0]
     assert out["action"] == "held" and any("metric source failed" in x for x in out["reasons"])
+    assert out["blind"] and "NOT JUDGED" in r.stderr
     db = sqlite3.connect(live / ".rollout/flags.db")
     assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
 
@@ -223,4 +217,4 @@ def test_interval_mode_evaluates_repeatedly(live, fakes):
     runs = [json.loads(chunk) for chunk in r.stdout.replace("]\n[", "]\x00[").split("\x00")]
     assert len(runs) == 3 and all(run[0]["flag"] == "skills_rollout" for run in runs)
     bad = rollout(["guard", "--interval", "0"], live, env)
-    assert bad.returncode == 2 and "positive number of seconds" in bad.stderr
+    assert bad.returncode == 2 and "expected a number > 0" in bad.stderr

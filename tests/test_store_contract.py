@@ -93,13 +93,15 @@ def test_sqlite_history_is_append_only(tmp_path):
 
 
 def test_deliveries_are_claimed_once_and_retried_after_failure(store):
-    assert store.claim_delivery(1, "slack", T0)
+    from rollout.adapters.store.base import DELIVERY_LEASE
+
+    assert store.claim_delivery(1, "slack", T0) == 1         # the first attempt
     assert not store.claim_delivery(1, "slack", T0)          # someone is sending
     store.finish_delivery(1, "slack", False, "HTTP 500", T0)
-    assert store.claim_delivery(1, "slack", T0)              # failed: retry
+    assert store.claim_delivery(1, "slack", T0) == 2         # failed: retry, a repeat
     store.finish_delivery(1, "slack", True, "ok", T0)
     assert not store.claim_delivery(1, "slack", T0)          # sent: never again
     assert store.deliveries(1) == {"slack": ("sent", 2, "ok")}
     assert store.claim_delivery(1, "github", T0)
-    assert not store.claim_delivery(1, "github", T0 + timedelta(minutes=5))
-    assert store.claim_delivery(1, "github", T0 + timedelta(minutes=11))   # lease expired
+    assert not store.claim_delivery(1, "github", T0 + DELIVERY_LEASE / 2)
+    assert store.claim_delivery(1, "github", T0 + DELIVERY_LEASE * 1.1) == 2   # lease expired

@@ -2,18 +2,24 @@
 
 Retries connection errors, timeouts, 429 (honouring Retry-After) and 5xx with
 exponential backoff; anything else is returned for the caller to judge. After the
-last attempt an ExternalError says what failed in one line.
+last attempt an ExternalError says what failed in one line, with any secret in the URL
+masked. Inside `with deadline(seconds):` every attempt and every wait is cut to what is
+left of that time, so a caller can bound several calls together (the guard's
+notifications: a hanging receiver cannot hold a run for minutes).
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
 
 from rollout.errors import ExternalError
+from rollout.redact import redact
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -29,6 +35,26 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 _session = requests.Session()
 sleep = time.sleep  # replaced in tests that count waits
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+MIN_ATTEMPT = 0.05  # seconds: less than this left is no time for another attempt
+
+
+@contextmanager
+def deadline(seconds: float):
+    """Bound every request inside the block to `seconds` in all (nested: the sooner wins)."""
+    end = time.monotonic() + max(0.0, seconds)
+    outer = _deadline.get()
+    token = _deadline.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the enclosing deadline; None without one."""
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
 
 
 def _retry_after(resp: requests.Response) -> float | None:
@@ -54,14 +80,21 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
     is returned to the caller like any other.
     """
     last = ""
-    # ROLLOUT_HTTP_ATTEMPTS caps the attempts (a guard on a short schedule, tests)
-    attempts = min(policy.attempts, int(os.environ.get("ROLLOUT_HTTP_ATTEMPTS") or policy.attempts))
+    shown = redact(url)
+    attempts = _attempts(policy)
     for attempt in range(1, attempts + 1):
         wait = policy.backoff * 2 ** (attempt - 1)
+        timeout = policy.timeout
+        left = time_left()
+        if left is not None:
+            if left < MIN_ATTEMPT:
+                raise ExternalError(f"{what}: {method} {shown}: no time left to "
+                                    f"{'send' if attempt == 1 else 'retry'} ({last or 'deadline spent'})")
+            timeout = min(timeout, left)
         try:
-            resp = _session.request(method, url, timeout=policy.timeout, **kwargs)
+            resp = _session.request(method, url, timeout=timeout, **kwargs)
         except requests.Timeout:
-            last = f"no answer within {policy.timeout:g}s"
+            last = f"no answer within {timeout:g}s"
         except requests.ConnectionError as exc:
             last = f"cannot connect ({exc.__class__.__name__})"
         except requests.RequestException as exc:
@@ -77,8 +110,17 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
             if hinted is not None:
                 wait = hinted
         if attempt < attempts:
-            sleep(min(wait, policy.max_wait))
-    raise ExternalError(f"{what}: {method} {url} failed after {attempts} attempts: {last}")
+            pause, left = min(wait, policy.max_wait), time_left()
+            sleep(pause if left is None else max(0.0, min(pause, left)))
+    raise ExternalError(f"{what}: {method} {shown} failed after {attempts} attempts: {last}")
+
+
+def _attempts(policy: RetryPolicy) -> int:
+    """ROLLOUT_HTTP_ATTEMPTS caps the attempts (a guard on a short schedule, tests)."""
+    cap = os.environ.get("ROLLOUT_HTTP_ATTEMPTS", "").strip()
+    if cap.isdigit() and int(cap) >= 1:
+        return min(policy.attempts, int(cap))
+    return policy.attempts
 
 
 def raise_for_status(resp: requests.Response, what: str) -> requests.Response:

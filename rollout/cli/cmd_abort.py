@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rollout.cli.common import add_flags_dir, add_output, add_store, required_reason
-from rollout.errors import EXIT_OK, EXIT_ROLLBACK, UserError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, ConflictError
 
 EPILOG = """\
 examples:
@@ -13,8 +14,10 @@ examples:
 
 Sets the flag to 0 % in the store at once, records an abort against the committed
 revision (reconcile will not re-apply it), then opens the revert pull request and
-notifies Slack and, for SEV1/SEV2, PagerDuty, exactly as the guard does.
-exit: 3 rolled back; 0 nothing to do (already at 0 %); 2 bad input; 4 the store failed
+notifies Slack and, for SEV1/SEV2, PagerDuty, exactly as the guard does. Run it again
+after a failure: a flag already at 0 % gets the notifications its abort still owes.
+exit: 3 rolled back; 0 nothing to do (already at 0 %); 1 another controller rolled it
+back first; 2 bad input; 4 the store failed, or a notification failed (retried next run)
 """
 
 
@@ -37,24 +40,32 @@ def run(args) -> int:
     from rollout.cli.cmd_guard import print_outcomes
     from rollout.cli.common import actor, now
     from rollout.flagfiles import current_commit, find_flag
+    from rollout.deliveries import FAILED, failed, pending_deliveries
     from rollout.guard import Notifiers, Outcome, abort, deliver
 
     reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
     at = now()
+    notifiers = Notifiers.from_env()
     with open_store(store_url(args.store), args.history) as store:
         applied = store.read(state.flag)
         if applied is None or applied.percentage == 0:
+            # an earlier abort may have stopped before its notifications (a store failure)
+            owed = pending_deliveries(state, store, notifiers, at)
             print(f"{state.flag} is already at 0%: nothing to abort")
-            return EXIT_OK
+            for channel, what in owed.items():
+                print(f"  {state.flag} {channel}: {what}",
+                      file=sys.stderr if what.startswith(FAILED) else sys.stdout)
+            return EXIT_EXTERNAL if failed(owed) else EXIT_OK
         reason = f"manual abort by {actor()}: {reason}"
         evidence = {"severity": args.severity, "title": f"manual rollback of {state.flag}",
                     "markdown": f"| reason | actor |\n|---|---|\n| {reason} | {actor()} |\n"}
         event = abort(state, store, applied, reasons=[reason], evidence=evidence, now=at,
                       commit=current_commit(), actor=actor())
         if event is None:
-            raise UserError(f"{state.flag} changed while aborting; run `rollout status` and retry")
+            raise ConflictError(f"{state.flag}: another controller rolled it back to 0% first; "
+                                f"nothing was written (see `rollout history {state.flag}`)")
         out = Outcome(state.flag, "rolled_back", applied.percentage, [reason], args.severity,
-                      deliver(state, store, event, Notifiers.from_env(), at))
+                      deliver(state, store, event, notifiers, at))
     print_outcomes([out], args.output)
     return EXIT_ROLLBACK

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from rollout.cli.common import add_flags_dir, add_store
+from rollout.cli.common import add_flags_dir, add_store, number_arg
 from rollout.errors import EXIT_OK
 
 EPILOG = """\
@@ -24,7 +24,8 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", help="flag name")
     p.add_argument("user_id", metavar="USER_ID", help="the application's user id")
-    p.add_argument("--percentage", type=int, metavar="N", help="evaluate at N %% instead")
+    p.add_argument("--percentage", type=number_arg(0, 100, integer=True), metavar="N",
+                   help="evaluate at N %% instead (0..100)")
     add_store(p)
     add_flags_dir(p)
     p.set_defaults(func=run)
@@ -33,13 +34,10 @@ def register(sub) -> None:
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
     from rollout.core.bucketing import bucket
-    from rollout.errors import UserError
     from rollout.flagfiles import find_flag
 
     state = find_flag(args.flag, args.flags)
     if args.percentage is not None:
-        if not 0 <= args.percentage <= 100:
-            raise UserError(f"--percentage {args.percentage}: expected 0 to 100")
         pct, source = args.percentage, "what-if"
     else:
         with open_store(store_url(args.store)) as store:

@@ -5,7 +5,7 @@ import argparse
 import os
 import tempfile
 
-from rollout.cli.common import add_flags_dir
+from rollout.cli.common import add_flags_dir, number_arg
 from rollout.errors import EXIT_HELD, EXIT_OK, UserError
 
 EPILOG = """\
@@ -41,11 +41,13 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fault", choices=("none", "error-rate", "latency", "provider-outage"),
                    default="none", help="what goes wrong (default: none)")
-    p.add_argument("--speed", type=float, default=0, metavar="N",
+    p.add_argument("--speed", type=number_arg(0, 1e9), default=0, metavar="N",
                    help="simulated seconds per real second (default 0: as fast as possible)")
-    p.add_argument("--rate", type=int, default=2400, metavar="REQ_PER_HOUR",
+    p.add_argument("--rate", type=number_arg(100, 1_000_000, integer=True), default=2400,
+                   metavar="REQ_PER_HOUR",
                    help="generated requests per simulated hour (default 2400)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--seed", type=number_arg(0, 2**32 - 1, integer=True), default=7,
+                   help="random seed, 0..2^32-1 (default 7)")
     p.add_argument("--flag", default="skills_rollout", help="flag whose ladder to walk")
     p.add_argument("--store", metavar="URL",
                    help="sqlite:///PATH to keep the rehearsal (default: ROLLOUT_STORE if it is "
@@ -75,10 +77,6 @@ def run(args) -> int:
     from rollout.drill_staging import check_drill_store, is_staging_store, same_place
     from rollout.flagfiles import find_flag
 
-    if args.rate < 100:
-        raise UserError("--rate: expected at least 100 requests per hour")
-    if args.speed < 0:
-        raise UserError("--speed: expected 0 or a positive factor")
     url = args.store or os.environ.get("ROLLOUT_STORE")
     check_drill_store(url, explicit=bool(args.store), record_in=args.record_in)
     if not url:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from rollout.cli.common import add_flags_dir, add_store
+from rollout.cli.common import add_flags_dir, add_store, duration_arg, number_arg, time_arg
 
 EPILOG = """\
 exit codes: 0 proceed; 1 hold; 3 rollback; 4 the metric source failed; 2 bad input
@@ -39,13 +39,13 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", metavar="FLAG", help="flag name, e.g. skills_rollout")
     p.add_argument("--metrics", metavar="URL", help="metric source URL (see below)")
-    p.add_argument("--window", metavar="DURATION", default="24h",
+    p.add_argument("--window", metavar="DURATION", default="24h", type=duration_arg,
                    help="how much data to judge, ending at --at: 30m, 2h, 1d (default: 24h, "
                         "the window reconcile judges a step up on; the guard uses 1h)")
-    p.add_argument("--at", metavar="TIME",
+    p.add_argument("--at", metavar="TIME", type=time_arg,
                    help="evaluate as of this time, e.g. 2026-11-20T09:00Z (UTC if no zone); "
                         "default: now")
-    p.add_argument("--min-requests", metavar="N", type=int,
+    p.add_argument("--min-requests", metavar="N", type=number_arg(1, 1e9, integer=True),
                    help="requests per cohort below which a check is inconclusive "
                         "(default: the catalog's min_requests, 100)")
     p.add_argument("--output", "-o", choices=("table", "json", "markdown"), default="table",
@@ -88,11 +88,15 @@ def gate_for_move(state, from_pct: int, args) -> int:
 def _append_summary(text: str) -> None:
     from rollout.errors import ExternalError
 
+    from rollout.redact import redact
+
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:
-            with open(summary, "a", encoding="utf-8") as f:
-                f.write(text + "\n")
+            # O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
+            fd = os.open(summary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            with open(fd, "a", encoding="utf-8") as f:
+                f.write(redact(text) + "\n")
         except OSError as exc:
             raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
 
@@ -108,7 +112,7 @@ def run(args) -> int:
     window = parse_window(args.window)
     if args.min_requests is not None and args.min_requests < 1:
         raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
-    at = parse_time(args.at) if args.at else now()
+    at = parse_time(args.at) if args.at is not None else now()
     result = judge(find_flag(args.flag, args.flags), store_url(args.store), args.metrics, at,
                    window, args.min_requests, history_url=args.history)
     catalog = load_catalog()

@@ -5,8 +5,8 @@ import argparse
 import sys
 import time
 
-from rollout.cli.common import add_flags_dir, add_output, add_store
-from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, ExternalError, UserError
+from rollout.cli.common import add_flags_dir, add_output, add_store, duration_arg, number_arg
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, EXIT_USAGE, ExternalError
 
 EPILOG = """\
 examples:
@@ -23,8 +23,14 @@ significantly worse than control, a cost spike), the guard at once
   2. opens a pull request setting the state file to 0 % (GITHUB_TOKEN, GITHUB_REPOSITORY),
      posts to Slack (SLACK_WEBHOOK_URL) and pages for SEV1/SEV2 (PAGERDUTY_ROUTING_KEY).
 A failing notifier never blocks or undoes the rollback: it is reported and retried on
-the next run. Held steps (too little data, the metric source down) are not rolled back.
-exit: 0 nothing to do; 3 a rollback happened; 4 the store failed, or a notification failed
+the next run; all notifications of a run share 20 s (ROLLOUT_NOTIFY_DEADLINE). A flag
+store that serves another value than the history's is put back first (drift, alerted).
+Held steps (too little data, the metric source down) are not rolled back, but a guard that
+could not judge a live flag says so: exit 4. One invalid flag file does not stop the
+others from being judged; it is reported after them (exit 2).
+exit: 3 a rollback happened (wins over everything); 4 an outside system failed (the
+metric source or the store for a live flag, a notification, drift); 2 a flag file is
+invalid; 0 nothing to do
 """
 
 
@@ -34,10 +40,11 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one evaluation, then exit (default)")
-    mode.add_argument("--interval", type=float, metavar="SECONDS",
-                      help="evaluate every SECONDS until interrupted")
-    p.add_argument("--count", type=int, metavar="N", help="with --interval: stop after N runs")
-    p.add_argument("--window", default="1h", metavar="DURATION",   # gating.GUARD_WINDOW
+    mode.add_argument("--interval", type=number_arg(0, 86400, low_open=True), metavar="SECONDS",
+                      help="evaluate every SECONDS (up to a day) until interrupted")
+    p.add_argument("--count", type=number_arg(1, 1e9, integer=True), metavar="N",
+                   help="with --interval: stop after N runs (N >= 1)")
+    p.add_argument("--window", default="1h", metavar="DURATION", type=duration_arg,  # gating.GUARD_WINDOW
                    help="metrics window ending now (default 1h; e.g. 30m, 6h)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
@@ -47,47 +54,61 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def print_outcomes(outcomes, output: str) -> None:
+def print_outcomes(outcomes, output: str, invalid=()) -> None:
     from rollout.cli.common import print_json, print_table
+    from rollout.deliveries import FAILED
 
     if output == "json":
         print_json([o.to_json() for o in outcomes])
-        return
-    print_table(["flag", "action", "at", "severity", "reasons"],
-                [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
-                  o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
+    else:
+        print_table(["flag", "action", "at", "severity", "reasons"],
+                    [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
+                      o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
+        # a metric this source cannot measure is a fact about the setup: said once
+        omitted = dict(m for o in outcomes for m in o.omitted)
+        for metric, why in omitted.items():
+            print(f"  not judged: {metric}: {why}")
     for o in outcomes:
-        for channel, what in o.deliveries.items():
-            stream = sys.stderr if what.startswith("FAILED") else sys.stdout
-            print(f"  {o.flag} {channel}: {what}", file=stream)
+        if o.drift:
+            print(f"  {o.flag} {o.drift}", file=sys.stderr)
+        if o.blind:
+            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind_reason}", file=sys.stderr)
+        if output != "json":
+            for channel, what in o.deliveries.items():
+                stream = sys.stderr if what.startswith(FAILED) else sys.stdout
+                print(f"  {o.flag} {channel}: {what}", file=stream)
+    for exc in invalid:
+        print(f"rollout guard: {exc}", file=sys.stderr)
 
 
-def exit_code(outcomes) -> int:
+def exit_code(outcomes, invalid=()) -> int:
+    """A rollback is the news (3), then anything outside that failed (4: a live flag not
+    judged, a notification not sent, drift), then invalid flag files (2)."""
+    from rollout.deliveries import failed
+
     if any(o.action == "rolled_back" for o in outcomes):
         return EXIT_ROLLBACK
-    if any(w.startswith("FAILED") for o in outcomes for w in o.deliveries.values()):
+    if any(o.blind or o.drift or failed(o.deliveries) for o in outcomes):
         return EXIT_EXTERNAL
-    return EXIT_OK
+    return EXIT_USAGE if invalid else EXIT_OK
+
 
 
 def run(args) -> int:
     from rollout.adapters.store import store_url
-    from rollout.cli.common import actor, now, parse_window
-    from rollout.flagfiles import current_commit, load_flags
+    from rollout.cli.common import actor, now
+    from rollout.flagfiles import current_commit, load_flags_lenient
     from rollout.guard_run import run_guard
 
-    window = parse_window(args.window)
-    if args.interval is not None and args.interval <= 0:
-        raise UserError("--interval: expected a positive number of seconds")
     url = store_url(args.store)
     codes, runs = set(), 0
     while True:
         try:
-            outcomes = run_guard(load_flags(args.flags), url, args.history, args.metrics,
-                                 window=window, clock=now, commit=current_commit(),
-                                 actor=actor())
-            print_outcomes(outcomes, args.output)
-            codes.add(exit_code(outcomes))
+            states, invalid = load_flags_lenient(args.flags)
+            outcomes = run_guard(states, url, args.history, args.metrics, window=args.window,
+                                 clock=now, commit=current_commit(), actor=actor())
+            print_outcomes(outcomes, args.output, invalid)
+            codes.add(exit_code(outcomes, invalid))
         except ExternalError as exc:
             if args.interval is None:
                 raise
@@ -97,6 +118,7 @@ def run(args) -> int:
         runs += 1
         if args.interval is None or (args.count and runs >= args.count):
             # a rollback is the news, even if a later run could not reach a system
-            return next((c for c in (EXIT_ROLLBACK, EXIT_EXTERNAL) if c in codes), EXIT_OK)
+            return next((c for c in (EXIT_ROLLBACK, EXIT_EXTERNAL, EXIT_USAGE) if c in codes),
+                        EXIT_OK)
         sys.stdout.flush()
         time.sleep(args.interval)

@@ -17,10 +17,12 @@ For each flag: no change -> nothing; a step down -> applied at once; one step up
 applied when the current step's soak is served and (from a live step) the gate says
 proceed; otherwise held or refused, with reasons, recorded in the history. Running it
 twice is safe: the second run changes nothing. An aborted revision is not re-applied
-until a new commit changes the file or `rollout retry` clears the abort.
+until a new commit changes the file or `rollout retry` clears the abort. A store that
+serves another value than the history's last change is put back first (drift: recorded,
+alerted on Slack), and notifications an abort still owes are sent again.
 exit: 0 applied or nothing to do; 1 a move was held or refused; 2 invalid input;
 3 the gate says roll back (the step up is refused; the guard rolls back);
-4 the store or the metric source failed
+4 the store or the metric source failed, drift was found, or a notification failed
 """
 
 
@@ -40,15 +42,18 @@ def register(sub) -> None:
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
     from rollout.cli.common import actor, now, print_json, print_table
+    from rollout.deliveries import FAILED, Notifiers
     from rollout.flagfiles import current_commit, load_flags
     from rollout.gating import make_gate
     from rollout.reconcile import reconcile
 
     states = load_flags(args.flags)
     url = store_url(args.store)
+    notifiers = None if args.dry_run else Notifiers.from_env()
     with open_store(url, args.history) as store:
         outcomes = reconcile(states, store, now(), commit=current_commit(), actor=actor(),
-                             dry_run=args.dry_run, gate=make_gate(args.metrics, url, store))
+                             dry_run=args.dry_run, gate=make_gate(args.metrics, url, store),
+                             notifiers=notifiers)
         store_label = store.url          # never the password of a postgres URL
     if args.output == "json":
         print_json({"store": store_label, "dry_run": args.dry_run,
@@ -58,11 +63,18 @@ def run(args) -> int:
         print_table(["flag", "action", "from", "to", "reasons"],
                     [[o.decision.flag, prefix + o.decision.action, f"{o.decision.from_pct}%",
                       f"{o.decision.to_pct}%", "; ".join(o.decision.reasons)] for o in outcomes])
+    for o in outcomes:
+        if o.drift:
+            print(f"  {o.decision.flag} {o.drift}", file=sys.stderr)
+        for channel, what in o.deliveries:
+            stream = sys.stderr if what.startswith(FAILED) else sys.stdout
+            print(f"  {o.decision.flag} {channel}: {what}", file=stream)
     if any(o.gate == "rollback" for o in outcomes):
         print("the gate says roll back: the step up was refused; `rollout guard` (or "
               "`rollout abort`) takes the flag to 0%", file=sys.stderr)
         return EXIT_ROLLBACK
-    if any(o.source_failed for o in outcomes):
+    if any(o.source_failed or o.drift or any(w.startswith(FAILED) for _, w in o.deliveries)
+           for o in outcomes):
         return EXIT_EXTERNAL
     held = any(o.decision.action in ("hold", "refuse") for o in outcomes)
     return EXIT_HELD if held else EXIT_OK

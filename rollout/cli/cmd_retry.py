@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from rollout.cli.common import add_flags_dir, add_store, required_reason
-from rollout.errors import EXIT_OK, UserError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, UserError
 
 EPILOG = """\
 examples:
@@ -14,7 +14,9 @@ After the guard (or `rollout abort`) rolled a flag back, reconcile refuses to re
 the same committed revision. Either merge a new commit of the state file (the revert pull
 request the guard opened, then a new phase change), or clear the abort with this
 command: the next `rollout reconcile` climbs the ladder again toward the committed
-percentage, one step at a time, each step with its soak and gate.
+percentage, one step at a time, each step with its soak and gate. The abort's PagerDuty
+incident is resolved at once (or by the next command that touches the flag).
+exit: 0 cleared; 2 no abort stands or bad input; 4 the store failed, or the resolve failed
 """
 
 
@@ -34,6 +36,7 @@ def run(args) -> int:
     from rollout.cli.common import actor, now
     from rollout.core.rules import active_abort
     from rollout.core.state import RETRY, Event
+    from rollout.deliveries import Notifiers, failed, pending_deliveries
     from rollout.flagfiles import current_commit, find_flag
 
     reason = required_reason(args.reason)
@@ -43,10 +46,14 @@ def run(args) -> int:
         if abort is None:
             raise UserError(f"{state.flag}: no abort stands against revision "
                             f"{state.revision[:12]}; nothing to retry")
-        store.record(Event(flag=state.flag, at=now(), kind=RETRY, from_pct=abort.to_pct,
+        at = now()
+        store.record(Event(flag=state.flag, at=at, kind=RETRY, from_pct=abort.to_pct,
                            to_pct=abort.from_pct, reasons=(reason,),
                            revision=state.revision, commit=current_commit(), actor=actor()))
+        owed = pending_deliveries(state, store, Notifiers.from_env(), at)
     print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
           f"`rollout reconcile` climbs the ladder again toward {state.percentage}%, one step "
           f"at a time, with each step's soak and gate")
-    return EXIT_OK
+    for channel, what in owed.items():
+        print(f"  {state.flag} {channel}: {what}")
+    return EXIT_EXTERNAL if failed(owed) else EXIT_OK

@@ -46,4 +46,8 @@ def run(args) -> int:
            if r["last_decision"] else "-")] for r in rows])
     if any(not r["in_sync"] for r in rows):
         print("* applied differs from desired: run `rollout reconcile`")
+    for r in rows:
+        if r["drift"]:
+            print(f"{r['flag']}: DRIFT: {r['drift']} (at the next `rollout reconcile` or "
+                  f"`rollout guard`)")
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
 import os
 import socket
 import sys
@@ -40,31 +41,79 @@ def add_output(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
                    help=f"output format (default: {choices[0]})")
 
 
-def parse_time(text: str, what: str = "--at") -> datetime:
+# Times and durations the controller can compute with: a window subtracted from a time,
+# in epoch milliseconds, stays far from datetime's and the sources' limits.
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+LONGEST = timedelta(days=3650)
+
+
+def parse_time(text, what: str = "--at") -> datetime:
+    """An ISO-8601 time between EARLIEST and LATEST (UTC if no zone), or a UserError."""
+    if isinstance(text, datetime):
+        return text
     try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        t = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        if not EARLIEST <= t < LATEST:
+            raise UserError(f"{what} {text!r}: expected a time between {EARLIEST.year} and "
+                            f"{LATEST.year}")
+        return t
+    except (ValueError, OverflowError):
         raise UserError(f"{what} {text!r}: expected an ISO-8601 time like 2026-11-20T09:00Z") from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def parse_window(text: str, what: str = "--window") -> timedelta:
-    """A positive duration like 30m, 2h or 1d, or a one-line UserError."""
+def parse_window(text, what: str = "--window") -> timedelta:
+    """A positive duration like 30m, 2h or 1d, at most LONGEST, or a one-line UserError."""
     from rollout.core.state import parse_duration
 
+    if isinstance(text, timedelta):
+        return text
     try:
         window = parse_duration(text)
     except ValueError as exc:
         raise UserError(f"{what}: {exc}") from None
-    if window.total_seconds() <= 0:
-        raise UserError(f"{what} {text!r}: expected a positive duration like 1h")
+    if window.total_seconds() <= 0 or window > LONGEST:
+        raise UserError(f"{what} {text!r}: expected a positive duration like 1h, at most "
+                        f"{LONGEST.days}d")
     return window
 
 
 def now() -> datetime:
-    """The clock. ROLLOUT_NOW pins it (rehearsals and tests); decisions never read it."""
-    pinned = os.environ.get("ROLLOUT_NOW")
+    """The clock. ROLLOUT_NOW pins it (rehearsals and tests; empty is unset); decisions
+    never read it."""
+    pinned = os.environ.get("ROLLOUT_NOW", "").strip()
     return parse_time(pinned, "ROLLOUT_NOW") if pinned else datetime.now(timezone.utc)
+
+
+# -- argparse `type=` checks: a bad value is refused before the command starts (exit 2) --
+
+def _argtype(parse):
+    def check(text):
+        try:
+            return parse(text)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return check
+
+
+time_arg = _argtype(lambda text: parse_time(text, "time"))
+duration_arg = _argtype(lambda text: parse_window(text, "duration"))
+
+
+def number_arg(low: float, high: float, *, integer: bool = False, low_open: bool = False):
+    """A finite number in [low, high] (or (low, high] with low_open); integers only when
+    `integer`. nan, inf and 1e308 are refused here rather than looping or overflowing."""
+    def parse(text):
+        try:
+            value = int(text) if integer else float(text)
+        except (ValueError, OverflowError):
+            raise UserError(f"{text!r}: expected {'a whole number' if integer else 'a number'}") from None
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            sign = ">" if low_open else ">="
+            raise UserError(f"{text!r}: expected a number {sign} {low:g} and <= {high:g}")
+        return value
+    return _argtype(parse)
 
 
 def actor() -> str:

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from rollout.errors import EXIT_USAGE, RolloutError
+from rollout.errors import EXIT_USAGE, ExternalError, RolloutError, one_line
 
 # One module per sub-command, in the order `rollout --help` lists them.
 COMMANDS = [
@@ -56,8 +56,7 @@ stores: --store or ROLLOUT_STORE, default sqlite:///.rollout/flags.db
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # usage errors: one line, exit 2
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"rollout: error: {message}\n")
+        self.exit(EXIT_USAGE, f"usage: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rollout.redact import RedactingStream, register_args
+
+    argv = sys.argv[1:] if argv is None else argv
+    register_args(argv)
+    # Every line this process prints passes the redaction filter: error messages quote
+    # URLs and outside answers, and any of them may carry a password or a token.
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
+    try:
+        return _run(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):   # a closed pipe (`rollout ... | head`)
+                pass
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -78,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RolloutError as exc:
-        print(f"rollout {args.command}: {exc}", file=sys.stderr)
+        # an outside system's words may hold anything (newlines, bytes of a damaged file)
+        text = one_line(str(exc)) if isinstance(exc, ExternalError) else str(exc)
+        print(f"rollout {args.command}: {text}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -24,6 +24,9 @@ CHANGES = (APPLIED, ABORTED)
 # Evidence rows: what was proven before a step (never de-duplicated; see core/evidence.py).
 LOADTEST, BASELINE, DRILL = "loadtest", "baseline", "drill"
 EVIDENCE_KINDS = (LOADTEST, BASELINE, DRILL)      # the order a flag file's preflight lists them
+# The flag store was found serving another value than the history's last change, and was
+# put back (or, where it served less, its value was adopted): rollout/core/drift.py.
+DRIFT = "drift"
 
 
 def parse_duration(text: str) -> timedelta:

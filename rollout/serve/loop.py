@@ -37,7 +37,8 @@ class Evaluation:
     trigger: str                    # loop | hook | loop+hook
     duration_ms: float
     outcomes: tuple = ()
-    error: str | None = None        # the run failed as a whole (store down, bad flag file)
+    error: str | None = None        # the run failed as a whole (store down)
+    invalid: tuple = ()             # flag files that could not be read: those flags not judged
 
     @property
     def blind(self) -> bool:
@@ -47,7 +48,7 @@ class Evaluation:
     def to_json(self, now: datetime) -> dict:
         return {"at": self.at.isoformat(), "age_seconds": round((now - self.at).total_seconds(), 1),
                 "trigger": self.trigger, "duration_ms": round(self.duration_ms, 1),
-                "blind": self.blind, "error": self.error,
+                "blind": self.blind, "error": self.error, "invalid": list(self.invalid),
                 "outcomes": [{"flag": o.flag, "action": o.action, "blind": o.blind,
                               "reasons": o.reasons} for o in self.outcomes]}
 
@@ -126,6 +127,9 @@ class GuardLoop:
             blind = [o.flag for o in last.outcomes if o.blind]
             problems.append("the last evaluation was blind: " + (
                 last.error or f"the metric source failed for {', '.join(blind)}"))
+        if last is not None and last.invalid:
+            # a typo in one flag file must not pass unseen: the others were still judged
+            problems.append("invalid flag files, not judged: " + "; ".join(last.invalid))
         doc = {
             "status": "unhealthy" if problems else ("starting" if self.probe is None else "ok"),
             "problems": problems,
@@ -199,13 +203,16 @@ class GuardLoop:
             log("lease_release_failed", level=40, error=_text(exc))
 
     def _evaluate(self, job, trigger: str) -> None:
-        from rollout.flagfiles import current_commit, load_flags
+        from rollout.flagfiles import current_commit, load_flags_lenient
 
         start = time.monotonic()
         self.evaluating_since = start
-        outcomes, error = [], None
+        outcomes, error, invalid = [], None, ()
         try:
-            states = load_flags(self.cfg.flags_dir)
+            states, bad = load_flags_lenient(self.cfg.flags_dir)
+            invalid = tuple(_text(e) for e in bad)
+            for text in invalid:
+                log("invalid_flag_file", level=40, error=text)
             if job is not ALL:
                 states = [s for s in states if s.flag in job]
             # an alert fired on its last minutes: judge those, not the hour they end
@@ -219,7 +226,7 @@ class GuardLoop:
             log("evaluation_failed", level=40, trigger=trigger, error=error,
                 bug=not isinstance(exc, RolloutError))
         ms = (time.monotonic() - start) * 1000
-        self.last = Evaluation(wall(), trigger, ms, tuple(outcomes), error)
+        self.last = Evaluation(wall(), trigger, ms, tuple(outcomes), error, invalid)
         self.evaluations += 1
         self.evaluating_since = None
         for o in outcomes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timedelta
 
 from rollout.adapters import http
@@ -109,35 +110,80 @@ def parse_keyset(rows: list) -> dict[str, set]:
 
 
 def _error_text(err: dict) -> str:
-    cls = (err.get("extensions") or {}).get("errorClass")
+    cls = _error_class(err)
     msg = " ".join(str(err.get("message") or "unknown error").split())
     return f"{msg} ({cls})" if cls else msg
 
 
 def _error_class(err: dict) -> str:
-    return str((err.get("extensions") or {}).get("errorClass") or "")
+    return str(_dig(err, "extensions", "errorClass") or "")
 
 
-def _value(row: dict, attr: str):
-    """The aggregate of one result row: a number, or the single entry of a percentile map."""
-    for key, v in row.items():
-        if key in _META or key == attr:
-            continue
-        if isinstance(v, dict):
-            v = next(iter(v.values()), None)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            if v is None:
-                return None
-            continue
-        return float(v)
-    return None
+# How NerdGraph names the value of an aggregate in a result row: `count`, `percentage`,
+# or `<function>.<attribute>` (`percentile.executionTime`, `max.memoryUsedPercent`).
+_AGGREGATE = re.compile(r"^(?:count|percentage|uniqueCount|rate|median|[a-zA-Z]+\.[\w.]+)$")
 
 
-def _cohort(row: dict, attr: str) -> str | None:
+def _number(v, key: str):
+    """A finite number (the single entry of a percentile map too), None for null, else a
+    malformed answer: a value is never guessed from a field of another meaning."""
+    if isinstance(v, dict):
+        v = next(iter(v.values()), None) if len(v) == 1 else v
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ExternalError(f"{WHAT}: result field {key!r}: expected a number, got {v!r:.40}")
+    if key in ("count", "percentage") and v < 0 or key == "percentage" and v > 100:
+        raise ExternalError(f"{WHAT}: result field {key!r}: {v:g} is out of range")
+    return float(v)
+
+
+def _value(row, attr: str, key: str | None = None):
+    """The aggregate of one result row, read by its name (`key`, or the one field named
+    like an aggregate), never by position: a row may carry other numbers first."""
+    if not isinstance(row, dict):
+        return None
+    if key is None or key not in row:
+        named = [k for k in row if k not in _META and k != attr and k != "facet"
+                 and _AGGREGATE.match(k)]
+        if len(named) != 1:
+            return None if not named else _ambiguous(named)
+        key = named[0]
+    return _number(row[key], key)
+
+
+def _ambiguous(keys):
+    raise ExternalError(f"{WHAT}: a result row holds several aggregates ({', '.join(keys)}); "
+                        f"expected one")
+
+
+def _cohort(row, attr: str) -> str | None:
+    if not isinstance(row, dict):
+        return None
     facet = row.get(attr, row.get("facet"))
     if isinstance(facet, list):
         facet = facet[0] if facet else None
-    return facet if facet in COHORTS else None
+    return facet if isinstance(facet, str) and facet in COHORTS else None
+
+
+def _malformed_aliases(account) -> dict[str, str]:
+    """Aliases whose `results` is not a list: set to None (no answer) in `account`, so
+    the readers see a missing result, with this as its error."""
+    bad = {}
+    for alias, answer in (account.items() if isinstance(account, dict) else ()):
+        if isinstance(answer, dict) and "results" in answer and not (
+                isinstance(answer["results"], list)
+                and all(isinstance(r, dict) for r in answer["results"])):
+            account[alias] = None
+            bad[alias] = "New Relic answered results that are not a list of rows"
+    return bad
+
+
+def _dig(obj, *keys):
+    """obj[k1][k2]..., or None where a level is missing or not an object."""
+    for k in keys:
+        obj = obj.get(k) if isinstance(obj, dict) else None
+    return obj
 
 
 class NewRelicSource:
@@ -189,19 +235,25 @@ class NewRelicSource:
                 payload = resp.json()
             except ValueError:
                 raise ExternalError(f"{WHAT}: the answer is not JSON: {resp.text[:200]!r}") from None
-            errors = [e for e in (payload.get("errors") or []) if isinstance(e, dict)]
+            if not isinstance(payload, dict):
+                raise ExternalError(f"{WHAT}: the answer is JSON {type(payload).__name__}, "
+                                    f"expected an object with data or errors")
+            errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+            errors = [e for e in errors if isinstance(e, dict)]
             if any(_error_class(e) in AUTH for e in errors):
                 raise ExternalError(f"{WHAT}: {_error_text(errors[0])}; check NEW_RELIC_API_KEY")
-            account = (((payload.get("data") or {}).get("actor") or {}).get("account"))
+            account = _dig(payload, "data", "actor", "account")
+            malformed = _malformed_aliases(account)
             if isinstance(account, dict) and isinstance(account.get(expect), dict):
-                by_alias = {}
+                by_alias = dict(malformed)
                 for e in errors:
-                    path = e.get("path") or []
-                    if len(path) >= 3 and isinstance(path[2], str):
+                    path = e.get("path")
+                    if isinstance(path, list) and len(path) >= 3 and isinstance(path[2], str):
                         by_alias.setdefault(path[2], _error_text(e))
                 return account, by_alias
             # No usable data: retry only what New Relic says is transient.
-            summary = "; ".join(_error_text(e) for e in errors[:3]) or "no data in the answer"
+            summary = ("; ".join(_error_text(e) for e in errors[:3]) or malformed.get(expect)
+                       or "no data in the answer")
             if not errors or not all(_error_class(e) in RETRYABLE for e in errors) \
                     or attempt == self.policy.attempts:
                 raise ExternalError(f"{WHAT}: {summary}")

@@ -31,6 +31,7 @@ from rollout.core.observations import epoch_ms as _ms
 from rollout.errors import ExternalError, UserError
 
 TABLE = "skill_events"
+MAX_IMPORT_BYTES = 256 * 1024 * 1024   # ~800,000 events in one file; split larger exports
 SEGMENT_ROWS = 65536
 MAX_LISTED = 10
 
@@ -140,10 +141,9 @@ def _event(obj) -> tuple:
 
 def read_ndjson(path: Path) -> list[tuple]:
     """Every line validated before anything is written; UserError lists the bad lines."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    from rollout.localfile import read_regular_file
+
+    raw = read_regular_file(path, MAX_IMPORT_BYTES, "an NDJSON file")
     rows, bad, nbad = [], [], 0
     for n, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
@@ -163,24 +163,15 @@ def read_ndjson(path: Path) -> list[tuple]:
 
 
 def _connect(path: Path, create: bool) -> sqlite3.Connection:
-    try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise UserError(f"events database {path}: no such file; load events with "
-                            f"`rollout events import FILE.ndjson`")
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-        # Events can be imported again (the import is idempotent); the flag store's
-        # history cannot. So events skip the fsync of every commit, the store does not.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        if create:
-            conn.executescript(SCHEMA)
-        return conn
-    except sqlite3.DatabaseError as exc:
-        raise ExternalError(f"events database {path}: {exc}") from None
-    except OSError as exc:
-        raise ExternalError(f"events database {path}: {exc.strerror}") from None
+    from rollout.adapters.store.sqlite import connect
+
+    if not create and not path.exists():
+        raise UserError(f"events database {path}: no such file; load events with "
+                        f"`rollout events import FILE.ndjson`")
+    # Events can be imported again (the import is idempotent); the flag store's
+    # history cannot. So events skip the fsync of every commit, the store does not.
+    return connect(path, synchronous="NORMAL", schema=SCHEMA if create else "",
+                   what=f"events database {path}")
 
 
 def import_ndjson(path, db_path) -> int:

@@ -113,7 +113,10 @@ class GitHubProposer:
     def _open_pull_url(self, branch: str) -> str | None:
         owner = self.repository.split("/")[0]
         pulls = self._call("GET", "/pulls", params={"state": "open", "head": f"{owner}:{branch}"})
-        return pulls[0]["html_url"] if pulls else None
+        if not isinstance(pulls, list):
+            raise ExternalError(f"{self._what('GET', '/pulls')}: expected a list of pull requests")
+        found = [p for p in pulls if isinstance(p, dict) and isinstance(p.get("html_url"), str)]
+        return found[0]["html_url"] if found else None
 
     def _create_branch(self, branch: str, sha: str) -> None:
         resp = self._send("POST", "/git/refs", json={"ref": f"refs/heads/{branch}", "sha": sha})

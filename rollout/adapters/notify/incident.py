@@ -19,6 +19,10 @@ class Incident:
     to_percentage: int
     at: datetime               # timezone-aware: when the guard decided
     state_path: str            # e.g. "rollout/flags/skills_rollout.yaml"
+    # what happened, in the headline and the one-line text: a rollback, or a flag store
+    # found serving another value than the history's (drift, repaired)
+    headline: str = "rollback"
+    action: str = "automatic rollback"
 
     def __post_init__(self) -> None:
         # Programming errors in the guard, not user input: fail loudly before anything is sent.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from rollout.adapters import http
 from rollout.adapters.notify.incident import Incident, clip
 from rollout.errors import ExternalError, UserError
+from rollout.redact import redact
 
 # Block Kit limits (api.slack.com/reference/block-kit/blocks): a header's plain_text 150
 # chars, a section's text 3000, at most 10 fields of 2000 each. Slack refuses the whole
@@ -21,20 +22,27 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def fallback_text(incident: Incident) -> str:
+REPEAT = " (repeat)"
+
+
+def fallback_text(incident: Incident, repeat: bool = False) -> str:
     """The plain line shown in notifications and by clients that cannot draw blocks."""
-    return clip(f"{incident.severity} automatic rollback of {incident.flag}: "
-                f"{incident.from_percentage}% → {incident.to_percentage}% — {incident.title}",
-                TEXT_LIMIT)
+    return clip(f"{incident.severity} {incident.action} of {incident.flag}"
+                f"{REPEAT if repeat else ''}: {incident.from_percentage}% → "
+                f"{incident.to_percentage}% — {incident.title}", TEXT_LIMIT)
 
 
-def build_message(incident: Incident, links: Mapping[str, str] | None = None) -> dict:
-    """The webhook body: {"text": fallback, "blocks": [...]}, every part within Slack's limits."""
+def build_message(incident: Incident, links: Mapping[str, str] | None = None,
+                  repeat: bool = False) -> dict:
+    """The webhook body: {"text": fallback, "blocks": [...]}, every part within Slack's limits.
+    `repeat`: an earlier attempt may have reached the channel (it answered too late, or
+    the sender died before recording the answer); Slack has no idempotency key, so the
+    message says it may be a duplicate."""
     reasons = "\n".join(f"• {_escape(r)}" for r in incident.reasons) or "_none given_"
+    head = f"{incident.severity} {incident.headline}{REPEAT if repeat else ''}: {incident.flag}"
     blocks: list[dict] = [
         {"type": "header",
-         "text": {"type": "plain_text", "emoji": True,
-                  "text": clip(f"{incident.severity} rollback: {incident.flag}", HEADER_LIMIT)}},
+         "text": {"type": "plain_text", "emoji": True, "text": clip(head, HEADER_LIMIT)}},
         {"type": "section",
          "text": {"type": "mrkdwn", "text": clip(f"*{_escape(incident.title)}*", TEXT_LIMIT)},
          "fields": [
@@ -58,7 +66,7 @@ def build_message(incident: Incident, links: Mapping[str, str] | None = None) ->
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(
         f"revision `{incident.revision[:12]}` · state file `{_escape(incident.state_path)}` · "
         f"{incident.timestamp}", TEXT_LIMIT)}]})
-    return {"text": fallback_text(incident), "blocks": blocks}
+    return {"text": fallback_text(incident, repeat), "blocks": blocks}
 
 
 class SlackNotifier:
@@ -79,11 +87,14 @@ class SlackNotifier:
     def __repr__(self) -> str:
         return "SlackNotifier(webhook_url=<hidden>)"
 
-    def notify(self, incident: Incident, links: Mapping[str, str] | None = None) -> None:
-        """Post the incident; `links` maps a label to a URL (e.g. the revert pull request)."""
+    def notify(self, incident: Incident, links: Mapping[str, str] | None = None,
+               repeat: bool = False) -> None:
+        """Post the incident; `links` maps a label to a URL (e.g. the revert pull request);
+        `repeat` marks a resend that may duplicate an earlier message."""
         try:
             resp = http.request("POST", self._url, what="Slack", policy=self._policy,
-                                json=build_message(incident, links))
+                                json=build_message(incident, links, repeat))
             http.raise_for_status(resp, "Slack webhook")
         except ExternalError as exc:
-            raise ExternalError(str(exc).replace(self._url, "<webhook URL>")) from None
+            text = str(exc).replace(self._url, "<webhook URL>")
+            raise ExternalError(text.replace(redact(self._url), "<webhook URL>")) from None

@@ -133,7 +133,10 @@ class NewRelicReportSource:
                 first = (rows(_alias(i, "u")) or [{}])[0]
                 checks = _num(first.get("checks"))
                 uptime = Uptime(_num(first.get("uptime")) if checks else None, UPTIME_METHOD)
-            peak = _num(((rows(_alias(i, "p")) or [{}])[0]).get("peak"))
+            peak_rows = rows(_alias(i, "p"))
+            if peak_rows is None:   # refused (an account without nested queries): say so
+                errors["peak"] = alias_errors.get(_alias(i, "p")) or "New Relic returned no result"
+            peak = _num(((peak_rows or [{}])[0]).get("peak"))
             out[name] = Summary(w, cohorts, uptime, None if peak is None else int(peak), errors)
         return out
 

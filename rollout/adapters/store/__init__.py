@@ -24,5 +24,8 @@ def open_store(url: str, history_url: str | None = None) -> FlagStore:
     if scheme in ("http", "https"):
         from rollout.adapters.store.http import HTTPStore
         return HTTPStore(url, history_url)
-    raise UserError(f"store URL {url!r}: unknown scheme {scheme!r}, expected sqlite:///PATH, "
+    from rollout.redact import redact
+
+    what = f"unknown scheme {scheme!r}" if "://" in url else "not a URL"
+    raise UserError(f"store URL {redact(url)!r}: {what}, expected sqlite:///PATH, "
                     f"postgres://... or https://...")

@@ -12,11 +12,15 @@ import json
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
 
+from rollout.adapters.store import rows
 from rollout.core.state import HELD, REFUSED, Applied, Event
 from rollout.errors import ConflictError, ExternalError
+from rollout.redact import redact, redact_json
 
-
-DELIVERY_LEASE = timedelta(minutes=10)
+# A `sending` claim older than this belongs to a sender that died mid-delivery, and is
+# retried. Every send is bounded by the run's notification deadline (rollout.deliveries:
+# 20 s), so a live sender never holds a claim this long.
+DELIVERY_LEASE = timedelta(minutes=2)
 
 
 class FlagStore(ABC):
@@ -46,8 +50,9 @@ class FlagStore(ABC):
     # Notification deliveries for an abort: the guard that wrote the abort (only one can:
     # compare-and-set) claims each channel; a failed delivery is retried on the next run.
     @abstractmethod
-    def claim_delivery(self, event_id: int, channel: str, at: datetime) -> bool:
-        """True when this caller may send on `channel` now: never claimed, or it failed."""
+    def claim_delivery(self, event_id: int, channel: str, at: datetime) -> int:
+        """The attempt number (1 for the first) when this caller may send on `channel` now:
+        never claimed, failed, or claimed by a sender whose lease expired; 0 otherwise."""
 
     @abstractmethod
     def finish_delivery(self, event_id: int, channel: str, ok: bool, detail: str,
@@ -113,20 +118,20 @@ class SQLStore(FlagStore):
         return utc(dt)
 
     def _ts_out(self, value) -> datetime:
-        return utc(value)
+        try:
+            return rows.timestamp(value, "updated_at")
+        except rows.BadRow as exc:
+            raise ExternalError(f"store {self.url}: {exc}") from None
 
     # -- helpers ------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
     def _event_row(self, r) -> Event:
-        return Event(flag=r[1], at=self._ts_out(r[2]), kind=r[3], from_pct=r[4], to_pct=r[5],
-                     reasons=tuple(json.loads(r[6] or "[]")), revision=r[7] or "",
-                     commit=r[8] or "", actor=r[9] or "", evidence=json.loads(r[10] or "{}"),
-                     id=r[0])
+        return rows.event(r, f"store {self.url}")
 
     def _applied_row(self, r) -> Applied:
-        return Applied(r[0], r[1], bool(r[2]), r[4], self._ts_out(r[3]))
+        return rows.applied(r, f"store {self.url}")
 
     _EVENT_COLS = "id, flag, at, kind, from_pct, to_pct, reasons, revision, git_commit, actor, evidence"
 
@@ -134,8 +139,9 @@ class SQLStore(FlagStore):
         cur.execute(self._sql(
             "INSERT INTO rollout_history (flag, at, kind, from_pct, to_pct, reasons, revision,"
             " git_commit, actor, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-            (e.flag, self._ts_in(e.at), e.kind, e.from_pct, e.to_pct, json.dumps(list(e.reasons)),
-             e.revision, e.commit, e.actor, json.dumps(e.evidence, default=str)))
+            (e.flag, self._ts_in(e.at), e.kind, e.from_pct, e.to_pct,
+             json.dumps(redact_json(list(e.reasons))), e.revision, e.commit, e.actor,
+             json.dumps(redact_json(e.evidence), default=str)))
 
     def _last_event(self, cur, flag: str) -> Event | None:
         cur.execute(self._sql(f"SELECT {self._EVENT_COLS} FROM rollout_history WHERE flag = ?"
@@ -158,9 +164,9 @@ class SQLStore(FlagStore):
         cur = self.conn.cursor()
         cur.execute("SELECT name, percentage, enabled, updated_at, version FROM feature_flags"
                     " ORDER BY name")
-        rows = cur.fetchall()
+        found = cur.fetchall()
         self.conn.commit()
-        return {r[0]: self._applied_row(r) for r in rows}
+        return {r[0]: self._applied_row(r) for r in found}
 
     @_db("applying {0} {1}%", " (the value and its history row commit together or not at all)")
     def apply(self, flag, percentage, expected_version, event):
@@ -218,16 +224,16 @@ class SQLStore(FlagStore):
             sql += " WHERE " + " AND ".join(where)
         cur = self.conn.cursor()
         cur.execute(self._sql(sql + " ORDER BY id"), args)
-        rows = cur.fetchall()
+        found = cur.fetchall()
         self.conn.commit()
-        return [self._event_row(r) for r in rows]
+        return [self._event_row(r) for r in found]
 
     @_db("claiming the {1} delivery")
     def claim_delivery(self, event_id, channel, at):
         cur = self.conn.cursor()
         try:
             self._begin_write(cur)
-            cur.execute(self._sql("SELECT status, updated_at FROM rollout_deliveries"
+            cur.execute(self._sql("SELECT status, updated_at, attempts FROM rollout_deliveries"
                                   " WHERE event_id = ? AND channel = ?"), (event_id, channel))
             row = cur.fetchone()
             # a sender that died mid-delivery leaves 'sending'; after the lease it is retried
@@ -238,16 +244,18 @@ class SQLStore(FlagStore):
                     "INSERT INTO rollout_deliveries (event_id, channel, status, attempts, detail,"
                     " updated_at) VALUES (?, ?, 'sending', 1, '', ?)"),
                     (event_id, channel, self._ts_in(at)))
+                attempt = 1
             elif row[0] == "failed" or stale:
                 cur.execute(self._sql(
                     "UPDATE rollout_deliveries SET status = 'sending', attempts = attempts + 1,"
                     " updated_at = ? WHERE event_id = ? AND channel = ?"),
                     (self._ts_in(at), event_id, channel))
+                attempt = (row[2] if isinstance(row[2], int) else 0) + 1
             else:
                 self.conn.commit()
-                return False
+                return 0
             self.conn.commit()
-            return True
+            return attempt
         except BaseException:
             self.conn.rollback()
             raise
@@ -260,7 +268,8 @@ class SQLStore(FlagStore):
             cur.execute(self._sql(
                 "UPDATE rollout_deliveries SET status = ?, detail = ?, updated_at = ?"
                 " WHERE event_id = ? AND channel = ?"),
-                ("sent" if ok else "failed", detail[:2000], self._ts_in(at), event_id, channel))
+                ("sent" if ok else "failed", redact(detail)[:2000], self._ts_in(at), event_id,
+                 channel))
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
@@ -271,9 +280,9 @@ class SQLStore(FlagStore):
         cur = self.conn.cursor()
         cur.execute(self._sql("SELECT channel, status, attempts, detail FROM rollout_deliveries"
                               " WHERE event_id = ? ORDER BY channel"), (event_id,))
-        rows = cur.fetchall()
+        found = [rows.delivery(r, f"store {self.url}") for r in cur.fetchall()]
         self.conn.commit()
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return {channel: (status, attempts, detail) for channel, status, attempts, detail in found}
 
     def close(self):
         self.conn.close()

@@ -14,6 +14,13 @@ intent per apply in flight. An apply, under the history store's writers' lock:
 
 A run killed between 3 and 4 leaves the intent; the next read or apply finds the API
 showing its value and completes the history row, so nothing applied goes unrecorded.
+
+Fencing. A PUT that timed out on our side may still land later, after another write (an
+abort): it must not undo it. When the API sends an ETag with a flag, every PUT carries
+it in `If-Match`, so a late PUT meets 412 Precondition Failed and changes nothing (our
+own retry meeting 412 because its first attempt did land is told apart by the read-back).
+An API without ETags cannot refuse a late write; then `reconcile` and `guard` find the
+value contradicting the history (rollout/core/drift.py) and put it back.
 """
 from __future__ import annotations
 
@@ -24,10 +31,11 @@ from datetime import datetime
 from urllib.parse import quote
 
 from rollout.adapters.http import RetryPolicy, raise_for_status, request
-from rollout.adapters.store import open_store
+from rollout.adapters.store import open_store, rows
 from rollout.adapters.store.base import FlagStore, SQLStore, utc
 from rollout.core.state import Applied, Event
 from rollout.errors import ConflictError, ExternalError, UserError
+from rollout.redact import redact, redact_json
 
 API_PATH = "/api/feature-flags/"
 TOKEN_ENV = "ROLLOUT_HTTP_TOKEN"
@@ -61,23 +69,17 @@ def parse_flag(body: bytes | str, where: str) -> Value:
 
 
 def _event_json(e: Event) -> str:
-    return json.dumps(e.to_json(), default=str)
-
-
-def _event_from_json(text: str) -> Event:
-    d = json.loads(text)
-    return Event(flag=d["flag"], at=datetime.fromisoformat(d["at"]), kind=d["kind"],
-                 from_pct=d["from"], to_pct=d["to"], reasons=tuple(d["reasons"]),
-                 revision=d["revision"], commit=d["commit"], actor=d["actor"],
-                 evidence=d["evidence"])
+    return json.dumps(redact_json(e.to_json()), default=str)
 
 
 class HTTPStore(FlagStore):
     def __init__(self, url: str, history_url: str | None = None, *, token: str | None = None,
                  policy: RetryPolicy = POLICY):
-        self.url = url.rstrip("/")
+        self._base = url.rstrip("/")
+        self.url = redact(self._base)        # safe to print
         self.policy = policy
         self._token = token
+        self._etags: dict[str, str] = {}     # flag -> the ETag of the last GET
         history_url = history_url or os.environ.get("ROLLOUT_HISTORY")
         if not history_url:
             # no quiet default: on a fresh CI runner a relative SQLite file would lose the
@@ -90,49 +92,78 @@ class HTTPStore(FlagStore):
         self.hist: SQLStore = open_store(history_url)
 
     # -- the API ------------------------------------------------------------------
-    def _call(self, method: str, flag: str, body: dict | None = None):
+    def _call(self, method: str, flag: str, body: dict | None = None, headers=None):
         token = self._token or os.environ.get(TOKEN_ENV)
         if not token:
             raise UserError(f"{TOKEN_ENV} is not set: the flag API at {self.url} needs a "
                             f"bearer token")
-        url = f"{self.url}{API_PATH}{quote(flag)}"
-        resp = request(method, url, what=WHAT, policy=self.policy, json=body,
-                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        path = f"{API_PATH}{quote(flag)}"
+        resp = request(method, f"{self._base}{path}", what=WHAT, policy=self.policy, json=body,
+                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                                **(headers or {})})
+        where = f"{method} {self.url}{path}"
         if resp.status_code in (401, 403):
-            raise ExternalError(f"{WHAT}: {method} {url}: HTTP {resp.status_code}, the token in "
+            raise ExternalError(f"{WHAT}: {where}: HTTP {resp.status_code}, the token in "
                                 f"{TOKEN_ENV} was refused")
-        return resp, f"{method} {url}"
+        return resp, where
 
     def _get(self, flag: str) -> Value | None:
         """What the application reads now; None if the API has no such flag (404)."""
         resp, where = self._call("GET", flag)
         if resp.status_code == 404:
+            self._etags.pop(flag, None)
             return None
         raise_for_status(resp, f"{WHAT}: {where}")
-        return parse_flag(resp.content, where)
+        value = parse_flag(resp.content, where)
+        etag = resp.headers.get("ETag")
+        if etag:
+            self._etags[flag] = etag
+        else:
+            self._etags.pop(flag, None)
+        return value
 
-    def _put(self, flag: str, percentage: int) -> None:
-        resp, where = self._call("PUT", flag, {"enabled": percentage > 0, "percentage": percentage})
+    def _put(self, flag: str, percentage: int) -> bool:
+        """PUT the value, fenced by the ETag of the last GET when the API gave one. False
+        when the API refused it because the flag changed since (412)."""
+        etag = self._etags.get(flag)
+        resp, where = self._call("PUT", flag, {"enabled": percentage > 0, "percentage": percentage},
+                                 headers={"If-Match": etag} if etag else None)
+        if resp.status_code == 412:
+            return False
         raise_for_status(resp, f"{WHAT}: {where}")
+        return True
 
     # -- intents, in the history store ------------------------------------------
     def _intents(self, sql: str, args=()) -> list[tuple]:
         """One statement on rollout_intents, committed at once: an intent must be durable
         before the PUT it announces."""
-        def run():
-            cur = self.hist.conn.cursor()
+        conn = self.hist.conn
+        try:
+            cur = conn.cursor()
             cur.execute(self.hist._sql(sql), args)
-            rows = cur.fetchall() if cur.description else []
-            self.hist.conn.commit()
-            return rows
-        # PostgresStore turns driver errors into one-line ExternalErrors; SQLite raises as is.
-        guard = getattr(self.hist, "_db", None)
-        return guard("using the intents table", run) if guard else run()
+            found = cur.fetchall() if cur.description else []
+            conn.commit()
+            return found
+        except self.hist.db_errors as exc:
+            try:
+                conn.rollback()
+            except self.hist.db_errors:
+                pass        # the connection is gone; the first failure says more
+            raise ExternalError(f"store {self.hist.url}: using the intents table failed: "
+                                f"{self.hist._error_text(exc)}") from None
 
     def _intent(self, flag: str) -> tuple[int, int | None, Event] | None:
-        rows = self._intents("SELECT percentage, mirror_version, event FROM rollout_intents"
-                             " WHERE flag = ?", (flag,))
-        return (rows[0][0], rows[0][1], _event_from_json(rows[0][2])) if rows else None
+        found = self._intents("SELECT percentage, mirror_version, event FROM rollout_intents"
+                              " WHERE flag = ?", (flag,))
+        if not found:
+            return None
+        where = f"store {self.hist.url}: intent of {flag}"
+        try:
+            pct = rows.percentage(found[0][0], "percentage")
+            mirror = None if found[0][1] is None else rows.whole(found[0][1], "mirror_version")
+        except rows.BadRow as exc:
+            raise ExternalError(f"{where}: {exc}") from None
+        return pct, mirror, rows.event_from_json(found[0][2], where)
 
     def _drop_intent(self, flag: str) -> None:
         self._intents("DELETE FROM rollout_intents WHERE flag = ?", (flag,))
@@ -189,10 +220,13 @@ class HTTPStore(FlagStore):
                           " VALUES (?, ?, ?, ?)",
                           (flag, percentage, mirror_version, _event_json(event)))
             # A failure from here to the history row leaves the intent for _settle.
-            self._put(flag, percentage)
+            fenced_out = not self._put(flag, percentage)
             after = self._get(flag)
             if after != (percentage, percentage > 0):
                 self._drop_intent(flag)   # the API says it did not take: nothing to record
+                if fenced_out:
+                    raise ConflictError(f"flag {flag} changed in the flag API between our read "
+                                        f"and our write (HTTP 412 on If-Match); not applied")
                 show = lambda v: ("no such flag" if v is None
                                   else f"percentage {v[0]}, enabled {v[1]}")
                 raise ExternalError(f"{WHAT}: PUT {self.url}{API_PATH}{flag} was accepted but a "

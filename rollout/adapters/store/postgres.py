@@ -118,9 +118,10 @@ def describe(url: str) -> str:
     """postgres://user@host:port/db: the URL without its password, for messages."""
     try:
         info = conninfo_to_dict(url)
-    except psycopg.Error as exc:
-        raise UserError(f"store URL: expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB, "
-                        f"{one_line(exc)}") from None
+    except psycopg.Error:
+        # libpq's message quotes pieces of the string, which may be the password
+        raise UserError("store URL: expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB; "
+                        "libpq could not parse it") from None
     user = f"{info['user']}@" if info.get("user") else ""
     port = f":{info['port']}" if info.get("port") else ""
     return f"postgres://{user}{info.get('host', '')}{port}/{info.get('dbname', '')}"

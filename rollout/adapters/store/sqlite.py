@@ -4,8 +4,9 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from rollout.adapters.store.base import SQLStore, utc
@@ -84,31 +85,64 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):])
 
 
+DAMAGED = "the file is damaged (it holds bytes that are not UTF-8 where text belongs)"
+BUSY_TIMEOUT = 10.0   # seconds a writer waits for another one (sqlite3's busy handler)
+
+
+def connect(path: Path, *, synchronous: str, schema: str, what: str) -> sqlite3.Connection:
+    """Open (creating if need be) an SQLite file in WAL mode with `schema` applied.
+
+    Several processes may open a new file at once. Writers wait for each other (the busy
+    timeout, and BEGIN IMMEDIATE so a transaction takes the write lock before reading
+    instead of failing on the upgrade), but switching a new file to WAL is not covered by
+    the busy handler: that pragma is retried here until the same timeout.
+    """
+    if path.exists() and not path.is_file():
+        raise UserError(f"{what}: {path} is not a regular file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        if schema:
+            conn.executescript("BEGIN IMMEDIATE;" + schema + "COMMIT;")
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise ExternalError(f"{what}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ExternalError(f"{what}: {DAMAGED}") from None
+    except OSError as exc:
+        raise ExternalError(f"{what}: cannot create {path.parent} ({exc.strerror})") from None
+
+
 class SQLiteStore(SQLStore):
-    db_errors = (sqlite3.Error,)
+    # a damaged file can hold bytes that are not UTF-8 where text belongs
+    db_errors = (sqlite3.Error, UnicodeDecodeError)
+
     def __init__(self, url: str):
         path = sqlite_path(url)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ExternalError(f"store {url}: {exc}") from None
-        except OSError as exc:
-            raise ExternalError(f"store {url}: cannot create {path.parent} ({exc.strerror})") from None
+        conn = connect(path, synchronous="FULL", schema=SCHEMA, what=f"store {url}")
         super().__init__(url, conn)
         self.path = path
+
+    def _error_text(self, exc):
+        if isinstance(exc, UnicodeDecodeError):
+            return DAMAGED
+        return super()._error_text(exc)
 
     def _begin_write(self, cur):
         cur.execute("BEGIN IMMEDIATE")
 
     def _ts_in(self, dt: datetime) -> str:
         return utc(dt).isoformat(timespec="microseconds")
-
-    def _ts_out(self, value) -> datetime:
-        return datetime.fromisoformat(value).astimezone(timezone.utc)
 
     @contextmanager
     def writer_lock(self, wait: bool = True):
