@@ -120,8 +120,10 @@ def _error_class(err: dict) -> str:
 
 
 # How NerdGraph names the value of an aggregate in a result row: `count`, `percentage`,
-# or `<function>.<attribute>` (`percentile.executionTime`, `max.memoryUsedPercent`).
-_AGGREGATE = re.compile(r"^(?:count|percentage|uniqueCount|rate|median|[a-zA-Z]+\.[\w.]+)$")
+# `filter` (an un-aliased `filter(count(*), WHERE ...)`, as the Service Down query counts
+# successful checks), or `<function>.<attribute>` (`percentile.executionTime`,
+# `max.memoryUsedPercent`).
+_AGGREGATE = re.compile(r"^(?:count|percentage|filter|uniqueCount|rate|median|[a-zA-Z]+\.[\w.]+)$")
 
 
 def _number(v, key: str):
