@@ -366,6 +366,11 @@ def build_view(state: FlagState, applied: Applied | None, history: list[Event], 
     abort = _abort(state, history, deliveries, catalog)
     last_step = applied is not None and state.ladder.next(applied.percentage) is None
     word, line = _state(st, soak, hold, abort, last_step)
+    if abort is not None and abort.standing:
+        # at 0 % the gate only has a soak to judge: its "proceed" would read as leave to
+        # climb again, which the standing abort refuses
+        gate, gate_error = None, ("not judged while the abort stands; the verdict that "
+                                  "rolled it back is under Abort")
     return FlagView(
         status=st, at=at, state=word, summary=line, description=state.description,
         owner=state.owner, ladder=_ladder(state, st.applied), soak=soak, hold=hold, abort=abort,

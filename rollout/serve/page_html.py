@@ -151,8 +151,10 @@ def _gate_table(g: GateView, now: datetime) -> str:
 
 def _gate(v: FlagView) -> str:
     if v.gate is None:
-        return _section("Gate", f'<p>{mark("error", "unavailable")} '
-                                f'{esc(v.gate_error or "not judged")}</p>')
+        text = esc(v.gate_error or "not judged")
+        if v.abort is not None and v.abort.standing:
+            return _section("Gate", f'<p class="muted">{text}</p>')
+        return _section("Gate", f'<p>{mark("error", "unavailable")} {text}</p>')
     return _section("Gate (as the pull-request comment)", _gate_table(v.gate, v.at))
 
 
