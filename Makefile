@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/drill_latency.py
 	$(BIN)/python bench/loadtest_capacity.py
 	$(BIN)/python bench/hook_latency.py
+	$(BIN)/python bench/status_page.py
 
 clean:
 	rm -rf $(VENV) .rollout *.egg-info

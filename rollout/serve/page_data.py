@@ -6,9 +6,11 @@ production) and what this instance's guard loop last did. Reads are bounded howe
 people watch:
 
 - the store part is read at most once per PAGE_TTL (as /status), one build at a time;
-- the gate and the chart, per flag, at most once per METRICS_TTL, and at once again when
-  the store changed (a new history row, another applied value): an abort shows its
-  recorded verdict at the next reload, not a minute later;
+- the gate and the chart, per flag, at most once per METRICS_TTL. Past it the page is
+  answered with the last ones while a thread computes new ones (New Relic's answer time
+  never reaches a viewer); when the store changed (a new history row, another applied
+  value) they are computed before answering, so a step or an abort never shows beside
+  the previous step's verdict. `prewarm()` computes everything once at start;
 - the guard's part is what the loop holds in memory, read at every request.
 
 The gate is `rollout gate FLAG`'s own (gating.gate_result over the step-up window, the
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from rollout.core.flag_view import FlagView, GuardView, build_view
 from rollout.core.state import ABORTED
 from rollout.errors import RolloutError
+from rollout.serve.logs import log
 
 PAGE_TTL = 2.0
 METRICS_TTL = 60.0
@@ -55,6 +58,8 @@ class PageData:
         self._lock = threading.Lock()
         self._page: tuple[float, Page] | None = None
         self._metrics: dict[str, tuple[float, tuple, Metrics]] = {}
+        self._metrics_lock = threading.Lock()      # one metric computation at a time
+        self._refreshing: set[str] = set()
         self._sources = None
         self._catalog = None
 
@@ -67,6 +72,13 @@ class PageData:
                 self._page = (self.clock(), self._build())
             page = self._page[1]
         return replace(page, views=tuple(replace(v, guard=self.guard(v.flag)) for v in page.views))
+
+    def prewarm(self) -> None:
+        """Build the page once (at start, in a thread): the first viewer waits for nothing."""
+        try:
+            self.page()
+        except Exception as exc:         # the store may be down at start: the page says so later
+            log("page_prewarm_failed", level=30, error=" ".join(str(exc).split())[:500])
 
     def guard(self, flag: str) -> GuardView:
         loop = self.loop
@@ -107,11 +119,27 @@ class PageData:
     def _measured(self, state, pct: int, history, at: datetime) -> Metrics:
         key = (state.revision, pct, history[-1].id if history else None)
         hit = self._metrics.get(state.flag)
-        if hit and hit[1] == key and self.clock() - hit[0] < METRICS_TTL:
+        if hit and hit[1] == key:
+            if self.clock() - hit[0] >= METRICS_TTL and state.flag not in self._refreshing:
+                self._refreshing.add(state.flag)
+                threading.Thread(target=self._refresh, args=(state, pct, history, at, key),
+                                 name=f"page-metrics-{state.flag}", daemon=True).start()
             return hit[2]
-        m = Metrics(*self._gate(state, pct, history, at), *self._chart(state, history, at))
-        self._metrics[state.flag] = (self.clock(), key, m)
+        return self._compute(state, pct, history, at, key)
+
+    def _compute(self, state, pct, history, at, key) -> Metrics:
+        with self._metrics_lock:
+            m = Metrics(*self._gate(state, pct, history, at), *self._chart(state, history, at))
+            self._metrics[state.flag] = (self.clock(), key, m)
         return m
+
+    def _refresh(self, state, pct, history, at, key) -> None:
+        try:
+            self._compute(state, pct, history, at, key)
+        except Exception as exc:         # a bug: keep the last ones, say so, try again later
+            log("page_metrics_failed", level=40, flag=state.flag, error=str(exc)[:500])
+        finally:
+            self._refreshing.discard(state.flag)
 
     def _open_sources(self):
         if self._sources is None:

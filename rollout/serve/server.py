@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 
 from rollout.errors import EXIT_OK, ExternalError, UserError
 from rollout.serve.app import Service, build_app
@@ -42,7 +43,8 @@ def serve(service: Service) -> int:
     sock = bind(cfg.host, cfg.port)
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(
-        build_app(service, routes=page_routes()), log_config=LOG_CONFIG, access_log=False, lifespan="off",
+        build_app(service, routes=page_routes()), log_config=LOG_CONFIG, access_log=False,
+        lifespan="off",
         timeout_graceful_shutdown=10, server_header=False,
         # beyond this many connections at once uvicorn answers 503 at once
         limit_concurrency=CONCURRENCY))
@@ -54,6 +56,7 @@ def serve(service: Service) -> int:
         lease_ttl=cfg.lease_ttl, hook="enabled" if cfg.hook_problem is None
         else f"disabled: {cfg.hook_problem}", page=cfg.page_access.describe())
     service.loop.start()
+    threading.Thread(target=service.page_data.prewarm, name="page-prewarm", daemon=True).start()
     try:
         server.run(sockets=[sock])
     except SystemExit as exc:           # uvicorn's own startup failure
