@@ -11,7 +11,8 @@
 
 For each: the state the card shows, the numbers beside `rollout status --output json`, no
 console error, and a screenshot under tests/artifacts/status-page/ (ignored by git). The
-markup of every page is checked by the W3C's Nu HTML checker. One browser for the module;
+markup of every page is checked by the W3C's Nu HTML checker. docs/status-page.png (the
+README's) is soaking-first-screen.png. One browser for the module;
 the module runs on one xdist worker (its group), so the drills run once.
 """
 from __future__ import annotations
@@ -86,6 +87,8 @@ class Page:
             overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            if name == "soaking":        # the first screen: docs/status-page.png is one
+                page.screenshot(path=str(SHOTS / f"{name}-first-screen.png"))
         finally:
             ctx.close()
         out = rollout(["status", "-o", "json"], self.repo, self.env)
