@@ -53,7 +53,7 @@ STATES = [
     ("never applied", 0, None, [], 0, "not applied", "reconcile creates it at 0%"),
     ("off", 0, 0, [CREATE], 2, "off", "no user gets the feature"),
     ("canary soaking", 5, 5, [CREATE, TO5], 25, "soaking", "48h remaining"),
-    ("canary soak served", 5, 5, [CREATE, TO5], 80, "ready", "next step may be committed"),
+    ("canary soak served", 5, 5, [CREATE, TO5], 80, "ready", "next step may be proposed"),
     ("full", 100, 100, [CREATE, TO5, ev("applied", 80, 5, 25), ev("applied", 250, 25, 100)],
      300, "full", "every user at 100%"),
     ("held", 25, 5, [CREATE, TO5, ev("held", 80, 5, 25, "gate hold: a", "gate hold: b",
@@ -105,6 +105,11 @@ def test_an_abort_shows_its_revert_pull_request_and_its_recorded_verdict(catalog
         ("github", "sent", deliveries["github"][2]), ("pagerduty", "sending", None),
         ("slack", "failed", None)]
     assert a.gate.origin == "abort" and [r.code for r in a.gate.rows][:2] == [None, "ROLLBACK_ABSOLUTE"]
+    from rollout.serve.page_html import card
+
+    html = card(v)
+    assert "<code>ROLLBACK_ABSOLUTE</code>" in html and 'href="https://github.com/acme/ops/pull/7"' in html
+    assert "✖ failed" in html and "… sending" in html and "✔ sent" in html
 
 
 def test_gate_rows_are_the_pull_request_comments(catalog):

@@ -348,7 +348,8 @@ def _state(st: FlagStatus, soak, hold, abort, last_step: bool) -> tuple[str, str
         return SOAKING, soak.description
     if last_step:
         return FULL, f"every user at {st.applied}%; " + (soak.description if soak else "")
-    return READY, (soak.description if soak else "") + "; the next step may be committed"
+    return READY, (soak.description if soak else "") + \
+        "; the next step may be proposed (its gate decides)"
 
 
 def build_view(state: FlagState, applied: Applied | None, history: list[Event], at: datetime,

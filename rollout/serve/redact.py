@@ -14,7 +14,8 @@ from html import escape
 from urllib.parse import unquote, urlsplit
 
 SECRET_ENV = ("ROLLOUT_HOOK_TOKEN", "ROLLOUT_PAGE_TOKEN", "NEW_RELIC_API_KEY",
-              "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "GITHUB_TOKEN")
+              "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "GITHUB_TOKEN",
+              "ROLLOUT_HTTP_TOKEN")      # the http store's (rollout/adapters/store/http.py)
 MIN_SECRET = 8                  # shorter values would blank ordinary words
 MASK = "[redacted]"
 _CONNINFO_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*'?([^'\s]+)")
