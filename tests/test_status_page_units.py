@@ -354,3 +354,25 @@ def test_guessing_is_rate_limited(world, monkeypatch):
         assert codes[:10] == [401] * 10 and codes[-1] == 429
     finally:
         svc.close()
+
+
+def test_a_standby_says_when_the_leader_last_renewed_its_lease(catalog):
+    """Behind Render's balancer a viewer may reach either instance: a standby, which runs
+    no timed evaluation, tells when the leader last looked instead."""
+    from types import SimpleNamespace
+
+    from rollout.adapters.store.service_tables import Lease
+    from rollout.serve.page_data import PageData
+    from rollout.serve.page_html import card
+
+    now = datetime.now(timezone.utc)
+    lease = Lease("guard-loop", "srv-a:12:abc", 3, now - 10 * H, now + timedelta(seconds=100))
+    loop = SimpleNamespace(leader=False, lease=lease, last=None)
+    g = PageData(SimpleNamespace(lease_ttl=120), loop).guard(FLAG)
+    assert (g.role, g.at, g.leader) == ("standby", None, "srv-a:12:abc")
+    assert 19 <= g.leader_renewed_seconds < 30
+    v = replace(build_view(state(5), Applied(FLAG, 5, True, 2), [CREATE, TO5], T0 + 25 * H,
+                           catalog=catalog), guard=g)
+    html = card(v)
+    assert "No evaluation by this instance yet (standby" in html
+    assert "<code>srv-a:12:abc</code>, renewed its lease 2" in html

@@ -205,11 +205,14 @@ class GuardView:
     reasons: tuple[str, ...] = ()
     blind: bool = False
     error: str | None = None        # the evaluation failed as a whole
+    leader: str | None = None       # the lease's holder, as this instance last saw it
+    leader_renewed_seconds: float | None = None   # how long ago the leader renewed it
 
     def to_json(self) -> dict:
         return {"role": self.role, "at": _iso(self.at), "age_seconds": self.age_seconds,
                 "trigger": self.trigger, "action": self.action, "reasons": list(self.reasons),
-                "blind": self.blind, "error": self.error}
+                "blind": self.blind, "error": self.error, "leader": self.leader,
+                "leader_renewed_seconds": self.leader_renewed_seconds}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from rollout.core.flag_view import FlagView, GuardView, build_view
 from rollout.core.state import ABORTED
@@ -81,15 +81,24 @@ class PageData:
             log("page_prewarm_failed", level=30, error=" ".join(str(exc).split())[:500])
 
     def guard(self, flag: str) -> GuardView:
-        loop = self.loop
+        """This instance's last evaluation; a standby also says when the leader last renewed
+        its lease (the leader evaluates every live flag right after each renewal)."""
+        loop, now = self.loop, datetime.now(timezone.utc)
         role = "leader" if loop.leader else "standby"
+        lease = getattr(loop, "lease", None)
+        leader = renewed = None
+        if lease is not None:
+            leader = lease.holder
+            since = lease.expires_at - timedelta(seconds=self.cfg.lease_ttl)
+            renewed = round((now - since).total_seconds(), 1)
         last = loop.last
         if last is None:
-            return GuardView(role, None, None, None, None)
+            return GuardView(role, None, None, None, None, leader=leader,
+                             leader_renewed_seconds=renewed)
         o = next((o for o in last.outcomes if o.flag == flag), None)
-        age = round((datetime.now(timezone.utc) - last.at).total_seconds(), 1)
-        return GuardView(role, last.at, age, last.trigger, o.action if o else None,
-                         tuple(o.reasons) if o else (), bool(o and o.blind), last.error)
+        return GuardView(role, last.at, round((now - last.at).total_seconds(), 1), last.trigger,
+                         o.action if o else None, tuple(o.reasons) if o else (),
+                         bool(o and o.blind), last.error, leader, renewed)
 
     # -- building -------------------------------------------------------------------------------
     def _build(self) -> Page:

@@ -203,6 +203,10 @@ def _guard(v: FlagView) -> str:
                     "not part of it")))
         text = (f'Last evaluation <strong data-field="guard_age">{esc(_age(g.age_seconds))}'
                 f'</strong> ({esc(g.trigger)}, this instance: {esc(g.role)}): {outcome}')
+    if g.role == "standby" and g.leader:
+        text += (f" The leader, <code>{esc(g.leader)}</code>, renewed its lease "
+                 f"{esc(_age(g.leader_renewed_seconds))} and evaluates every live flag after "
+                 f"each renewal.")
     why = f"<details><summary>Reasons</summary>{_reasons(g.reasons)}</details>" if g.reasons else ""
     return _section("Guard", f"<p>{text}</p>{why}")
 
