@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slow install bench clean
+.PHONY: run serve test test-slow install bench clean
 
 $(BIN)/rollout: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: install
 	$(BIN)/rollout validate
 	$(BIN)/rollout reconcile || [ $$? -eq 1 ]
 	$(BIN)/rollout status
+
+# The same, then `rollout serve` on it: the status page at http://127.0.0.1:8080/ (Ctrl-C).
+serve: run
+	$(BIN)/rollout serve
 
 test: install
 	$(BIN)/python -m pytest
@@ -34,6 +38,7 @@ bench: install
 	$(BIN)/python bench/drill_latency.py
 	$(BIN)/python bench/loadtest_capacity.py
 	$(BIN)/python bench/hook_latency.py
+	$(BIN)/python bench/status_page.py
 
 clean:
 	rm -rf $(VENV) .rollout *.egg-info

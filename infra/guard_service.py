@@ -7,7 +7,8 @@ answered by either (docs/serve.md). Render checks /healthz; SIGTERM gets the shu
 delay below to finish an evaluation and hand the lease over.
 
 Its environment, secrets included (the store's connection string, the webhook token, the
-query key, Slack, the PagerDuty routing key, the GitHub token), is one EnvVarsForService:
+query key, Slack, the PagerDuty routing key, the GitHub token, the status page's
+password), is one EnvVarsForService:
 a PUT of the service's whole list, changed in place. Not an environment group: Render
 updates a group's name only, so a rotated token would replace the group (and unlink it
 from the service for the time of the replacement). The list holds secrets, so `pulumi
@@ -86,6 +87,8 @@ class GuardService(pulumi.ComponentResource):
             # the Events v2 integration key New Relic pages with is the guard's routing key
             "PAGERDUTY_ROUTING_KEY": newrelic.notify.pagerduty_service_key,
             "GITHUB_TOKEN": guard.github_token,
+            # the status page (GET /) and /status: HTTP Basic, this as the password
+            "ROLLOUT_PAGE_TOKEN": guard.page_token,
         }
         self.env = rsvc.EnvVarsForService(
             "guard-env", service_id=self.web.id,

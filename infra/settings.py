@@ -139,6 +139,7 @@ class GuardSettings:
     newrelic_query_key: pulumi.Output   # a User key for NerdGraph queries (not the provider's)
     slack_webhook_url: pulumi.Output
     github_token: pulumi.Output   # contents and pull-requests write on `repo`
+    page_token: pulumi.Output     # ROLLOUT_PAGE_TOKEN: the status page's password
 
     @property
     def github_repository(self) -> str:
@@ -387,6 +388,7 @@ def load_settings() -> Settings:
 
 _GITHUB_REPO = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
 MIN_HOOK_TOKEN = 32      # as rollout serve requires (rollout/serve/config.py)
+MIN_PAGE_TOKEN = 32      # as its status page requires (rollout/serve/page_auth.py)
 
 
 def _guard_settings(cfg: _Reader, plans: tuple) -> GuardSettings:
@@ -395,6 +397,14 @@ def _guard_settings(cfg: _Reader, plans: tuple) -> GuardSettings:
     if token is not None and len(str(token).strip()) < MIN_HOOK_TOKEN:
         cfg.fail("guardHookToken", f"expected at least {MIN_HOOK_TOKEN} characters",
                  "(it prompts for the output of: openssl rand -hex 32)", secret=True)
+    page = cfg.raw("guardPageToken")
+    # rollout serve would disable the page rather than refuse to start: say it here
+    if page is not None and len(str(page).strip()) < MIN_PAGE_TOKEN:
+        cfg.fail("guardPageToken", f"expected at least {MIN_PAGE_TOKEN} characters",
+                 "(it prompts for the output of: openssl rand -hex 16)", secret=True)
+    if page is not None and token is not None and str(page).strip() == str(token).strip():
+        cfg.fail("guardPageToken", "must differ from guardHookToken (New Relic holds that one)",
+                 "(it prompts for the output of: openssl rand -hex 16)", secret=True)
     return GuardSettings(
         repo=cfg.string("guard.repo", "https://github.com/your-org/skills-rollout",
                         pattern=_GITHUB_REPO, what="this repository's https://github.com/OWNER/NAME"),
@@ -409,4 +419,6 @@ def _guard_settings(cfg: _Reader, plans: tuple) -> GuardSettings:
         slack_webhook_url=cfg.secret("guardSlackWebhookUrl", "the Slack incoming-webhook URL"),
         github_token=cfg.secret("guardGithubToken",
                                 "a GitHub token with contents and pull-requests write"),
+        page_token=cfg.secret("guardPageToken",
+                              "the status page's password: openssl rand -hex 16"),
     )

@@ -15,8 +15,10 @@ redact history rows and delivery details before writing them.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+from html import escape
 
 MASK = "***"
 _MIN_LITERAL = 8            # shorter values would mangle ordinary words
@@ -85,11 +87,22 @@ def _all_literals() -> list[str]:
     return sorted(_literals.union(_env_literals()), key=len, reverse=True)
 
 
-def redact(text: str, literals: list[str] | None = None) -> str:
-    """The text with every secret it holds replaced by ***."""
+def literal_forms(secrets, minimum: int = _MIN_LITERAL) -> list[str]:
+    """The secrets as they may appear in a text: as given, HTML-escaped (a page) and
+    JSON-escaped (a document), longest first so one that contains another goes whole.
+    `minimum` is lower for secrets a caller names itself (a load test's URL password)."""
+    values = {s for s in secrets if s and len(s) >= minimum and s != MASK}
+    forms = {f for v in values for f in (v, escape(v, quote=True), json.dumps(v)[1:-1])}
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, literals: list[str] | None = None, extra: list[str] = ()) -> str:
+    """The text with every secret it holds replaced by ***: the process's own secrets (or
+    `literals`), `extra` forms from literal_forms(), and every pattern above."""
     if not text:
         return text
-    for secret in _all_literals() if literals is None else literals:
+    known = _all_literals() if literals is None else literals
+    for secret in sorted([*known, *extra], key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
     for pattern, repl in _PATTERNS:

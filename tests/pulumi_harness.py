@@ -46,6 +46,7 @@ SECRET_STAND_INS = {
     f"{PROJECT}:guardNewRelicQueryKey": "NRAK-QUERYSTANDIN",
     f"{PROJECT}:guardSlackWebhookUrl": "https://hooks.slack.com/services/T0/B0/standin",
     f"{PROJECT}:guardGithubToken": "github_pat_test_stand_in",
+    f"{PROJECT}:guardPageToken": "page-token-test-stand-in-0123456789abcdef",
 }
 
 # The marker the SDK's serializer puts on secret values.

@@ -62,6 +62,7 @@ def test_its_environment_is_one_list_changed_in_place(run):
         "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/standin",
         "PAGERDUTY_ROUTING_KEY": "pd-test-integration-key",
         "GITHUB_TOKEN": "github_pat_test_stand_in",
+        "ROLLOUT_PAGE_TOKEN": "page-token-test-stand-in-0123456789abcdef",
         "PYTHON_VERSION": "3.11.9", "GITHUB_REPOSITORY": "example-org/skills-rollout",
         "FORWARDED_ALLOW_IPS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
         "ROLLOUT_ACTOR": "rollout-guard-prod"}
@@ -143,6 +144,18 @@ def test_a_short_hook_token_is_refused_without_printing_it():
     assert "guardHookToken: expected at least 32 characters" in msg and "too-short" not in msg
 
 
+@pytest.mark.parametrize("value, words", [
+    ("too-short", "guardPageToken: expected at least 32 characters"),
+    (TOKEN, "guardPageToken: must differ from guardHookToken"),
+])
+def test_a_bad_page_token_is_refused_without_printing_it(value, words):
+    config, secrets = changed(f"{PROJECT}:guardPageToken", value)
+    msg = failure(config, secrets + [f"{PROJECT}:guardPageToken"])
+    assert words in msg and value not in msg
+
+
 def test_a_missing_guard_secret_names_the_command():
     msg = failure(*changed(f"{PROJECT}:guardGithubToken"))
     assert "pulumi config set --secret guardGithubToken" in msg
+    msg = failure(*changed(f"{PROJECT}:guardPageToken"))
+    assert "pulumi config set --secret guardPageToken" in msg

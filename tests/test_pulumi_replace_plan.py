@@ -88,8 +88,10 @@ def test_kill_switch_flip_updates_one_env_list_and_replaces_nothing(base):
     (f"{P}:guardNewRelicQueryKey", "NRAK-ROTATED", {"guard-env"}),
     (f"{P}:guardSlackWebhookUrl", "https://hooks.slack.com/services/T/B/rotated", {"guard-env"}),
     (f"{P}:guardGithubToken", "ghp_rotated", {"guard-env"}),
+    # the status page's password: the same list, one PUT
+    (f"{P}:guardPageToken", "p" * 40, {"guard-env"}),
 ], ids=["anthropicApiKey", "pagerdutyServiceKey", "guardHookToken", "guardNewRelicQueryKey",
-        "guardSlackWebhookUrl", "guardGithubToken"])
+        "guardSlackWebhookUrl", "guardGithubToken", "guardPageToken"])
 def test_rotating_a_secret_replaces_nothing(base, key, value, updated):
     changes = plan(base, with_config({}, {key: value}))
     assert replaced(changes) == set()

@@ -9,13 +9,19 @@ from rollout.errors import ExternalError, UserError
 
 EPILOG = """\
 examples:
-  ROLLOUT_HOOK_TOKEN=$(openssl rand -hex 32) rollout serve
+  ROLLOUT_HOOK_TOKEN=$(openssl rand -hex 32) rollout serve    # then open http://127.0.0.1:8080/
   rollout serve --host 0.0.0.0 --port "$PORT" --store "$ROLLOUT_STORE" --metrics newrelic://
 
 One process runs the guard loop and an HTTP service:
+  GET  /                 the status page: one card per flag (ladder, soak, gate, guard,
+                         abort and notifications, timeline chart, history); read-only
+  GET  /flags/FLAG       one flag's card; /flags/FLAG.json the same data as JSON
   GET  /healthz          liveness: store reachable, last evaluation (age, outcome, blind),
                          leader or standby; HTTP 503 when unhealthy
   GET  /status           the `rollout status --output json` document
+The page and /status need ROLLOUT_PAGE_TOKEN (HTTP Basic, any user name, the token as
+password; or Bearer) when it is set; without it they are open only on a loopback address
+or with --page-public, and answer 503 otherwise.
   POST /hooks/newrelic   New Relic's workflow webhook (Authorization: Bearer
                          $ROLLOUT_HOOK_TOKEN; JSON up to 64 KB; {"flags": [...]} optional):
                          asks for an immediate evaluation, never forces a rollback
@@ -46,6 +52,10 @@ def register(sub) -> None:
                         "like --window where traffic is too thin)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
+    p.add_argument("--page-public", action="store_true",
+                   help="serve the status page and /status without credentials although "
+                        "ROLLOUT_PAGE_TOKEN is not set and the address is not a loopback one "
+                        "(only behind a proxy that authenticates by itself)")
     add_store(p, history=True)
     add_flags_dir(p)
     p.set_defaults(func=run)
@@ -63,6 +73,7 @@ def config(args):
 
     from rollout.cli.common import actor, now, parse_window
     from rollout.serve.config import TOKEN_ENV, ServeConfig
+    from rollout.serve.page_auth import PAGE_TOKEN_ENV
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port: expected 0 to 65535, got {args.port}")
@@ -80,7 +91,9 @@ def config(args):
                        window=parse_window(args.window),
                        hook_window=parse_window(args.hook_window, "--hook-window"),
                        clock=now, actor=actor(),
-                       hook_token=os.environ.get(TOKEN_ENV) or None)
+                       hook_token=os.environ.get(TOKEN_ENV) or None,
+                       page_token=os.environ.get(PAGE_TOKEN_ENV) or None,
+                       page_public=args.page_public)
 
 
 def run(args) -> int:

@@ -34,6 +34,13 @@ def _cells(check, catalog) -> list[str]:
             check.target or "—", check.threshold or "—", check.verdict]
 
 
+def row_cells(check, catalog) -> list[str]:
+    """One check as every table of the gate shows it (terminal, pull-request comment, the
+    status page of `rollout serve`): metric, canary, control, delta, target, threshold,
+    verdict."""
+    return _cells(check, catalog)
+
+
 def _headline(r: GateResult) -> str:
     move = f"{r.step} → {r.next_step}" if r.next_step else r.step
     return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()}"

@@ -64,11 +64,9 @@ def secrets_of(url: str) -> list[str]:
 
 
 def redactor(url: str):
-    """A function that replaces each secret of `url` (and the auth header) with ***."""
-    secrets = secrets_of(url)
+    """A function that replaces each secret of `url` (and the auth header) with ***, on
+    top of the project's one redaction (rollout/redact.py)."""
+    from rollout.redact import literal_forms, redact
 
-    def redact(text: str) -> str:
-        for s in secrets:
-            text = text.replace(s, "***")
-        return text
-    return redact
+    forms = literal_forms(secrets_of(url), minimum=3)
+    return lambda text: redact(text, extra=forms)

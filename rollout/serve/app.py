@@ -1,15 +1,17 @@
 """The HTTP side of `rollout serve`: a small Starlette application.
 
     GET  /healthz          liveness (no credentials: the platform's health check calls it)
-    GET  /status           the `rollout status --output json` document
+    GET  /status           the `rollout status --output json` document (the page's credentials)
     POST /hooks/newrelic   New Relic's workflow webhook: asks for an immediate evaluation
+    GET  /, /flags/...     the status page (rollout/serve/page.py, added by server.py)
 
-Each route checks its own credentials, so more routes (a status page with its own
-login) can be added beside these: `build_app(service, routes=[Route(...), ...])`; a
-route reads the shared Service from `request.app.state.service`.
+Each route checks its own credentials, so more routes can be added beside these:
+`build_app(service, routes=[Route(...), ...])`; a route reads the shared Service from
+`request.app.state.service`. Every answer carries the page's security headers.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,8 +19,9 @@ from typing import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rollout.adapters.store import open_store
@@ -44,8 +47,15 @@ class Service:
     limits: RateLimits = field(default_factory=RateLimits)
 
     def __post_init__(self):
+        from rollout.serve.page_auth import PageGuard
+        from rollout.serve.page_data import PageData
+        from rollout.serve.redact import Redactor
+
         self._status_lock = threading.Lock()
         self._status: tuple[float, dict] | None = None
+        self.page_guard = PageGuard(self.cfg.page_access, self.cfg.page_token)
+        self.page_data = PageData(self.cfg, self.loop)
+        self.redact = Redactor.for_service(self.cfg)
 
     @classmethod
     def create(cls, cfg: ServeConfig, run: Callable = run_guard) -> "Service":
@@ -82,16 +92,25 @@ class Service:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    code, doc = request.app.state.service.loop.health()
+    svc = request.app.state.service
+    code, doc = svc.loop.health()
+    doc["page"] = svc.cfg.page_access.describe()
     return JSONResponse(doc, code, headers={"Cache-Control": "no-store"})
 
 
 async def status(request: Request) -> JSONResponse:
+    from rollout.serve.page import admit
+
+    svc = request.app.state.service
     try:
-        doc = await run_in_threadpool(request.app.state.service.status)
+        admit(request)                   # the status page's credentials
+        doc = await run_in_threadpool(svc.status)
+    except Refused as exc:
+        return JSONResponse({"error": str(exc)}, exc.status, headers=exc.headers)
     except RolloutError as exc:
-        return JSONResponse({"error": str(exc)}, 503)
-    return JSONResponse(doc, headers={"Cache-Control": "no-store"})
+        return JSONResponse({"error": svc.redact(str(exc))}, 503)
+    return Response(svc.redact(json.dumps(doc, ensure_ascii=False)),
+                    media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 async def _body(request: Request) -> bytes:
@@ -140,11 +159,13 @@ async def newrelic_hook(request: Request) -> JSONResponse:
 
 
 def build_app(service: Service, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    from rollout.serve.page import SecurityHeaders
+
     app = Starlette(routes=[
         Route("/healthz", healthz, methods=["GET"]),
         Route("/status", status, methods=["GET"]),
         Route("/hooks/newrelic", newrelic_hook, methods=["POST"]),
         *routes,
-    ])
+    ], middleware=[Middleware(SecurityHeaders)])
     app.state.service = service
     return app

@@ -37,6 +37,8 @@ class ServeConfig:
     actor: str
     instance: str = field(default_factory=instance_id)
     hook_token: str | None = field(default=None, repr=False)
+    page_token: str | None = field(default=None, repr=False)    # ROLLOUT_PAGE_TOKEN
+    page_public: bool = False        # --page-public: no credentials even when not on loopback
 
     @property
     def hook_problem(self) -> str | None:
@@ -46,3 +48,10 @@ class ServeConfig:
         if len(self.hook_token) < MIN_TOKEN_LENGTH:
             return f"{TOKEN_ENV} is shorter than {MIN_TOKEN_LENGTH} characters"
         return None
+
+    @property
+    def page_access(self):
+        """Who may read the status page and /status (rollout/serve/page_auth.py)."""
+        from rollout.serve.page_auth import page_access
+
+        return page_access(self.host, self.page_token, self.hook_token, self.page_public)

@@ -74,10 +74,16 @@ class TokenBuckets:
 
 
 class RateLimits:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.authed = TokenBuckets(AUTHED_RATE, AUTHED_BURST, clock=clock)
-        self.anon = TokenBuckets(ANON_RATE, ANON_BURST, clock=clock)
-        self.anon_all = TokenBuckets(ANON_GLOBAL_RATE, ANON_GLOBAL_BURST, clock=clock)
+    """Per source with credentials, per source without, and all sources without together
+    (each a (tokens per second, burst)); the webhook's by default, the status page has its
+    own (rollout/serve/page_auth.py)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 authed=(AUTHED_RATE, AUTHED_BURST), anon=(ANON_RATE, ANON_BURST),
+                 anon_all=(ANON_GLOBAL_RATE, ANON_GLOBAL_BURST)):
+        self.authed = TokenBuckets(*authed, clock=clock)
+        self.anon = TokenBuckets(*anon, clock=clock)
+        self.anon_all = TokenBuckets(*anon_all, clock=clock)
 
     def check(self, source: str, authenticated: bool) -> None:
         if authenticated:

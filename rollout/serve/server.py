@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 
 from rollout.errors import EXIT_OK, ExternalError, UserError
 from rollout.serve.app import Service, build_app
 from rollout.serve.logs import LOG_CONFIG, log
+from rollout.serve.page import page_routes
 
 CONCURRENCY = 100
 
@@ -41,7 +43,8 @@ def serve(service: Service) -> int:
     sock = bind(cfg.host, cfg.port)
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(uvicorn.Config(
-        build_app(service), log_config=LOG_CONFIG, access_log=False, lifespan="off",
+        build_app(service, routes=page_routes()), log_config=LOG_CONFIG, access_log=False,
+        lifespan="off",
         timeout_graceful_shutdown=10, server_header=False,
         # beyond this many connections at once uvicorn answers 503 at once
         limit_concurrency=CONCURRENCY))
@@ -51,8 +54,9 @@ def serve(service: Service) -> int:
         signal.signal(sig, lambda *_: None)
     log("listening", host=host, port=port, instance=cfg.instance, interval=cfg.interval,
         lease_ttl=cfg.lease_ttl, hook="enabled" if cfg.hook_problem is None
-        else f"disabled: {cfg.hook_problem}")
+        else f"disabled: {cfg.hook_problem}", page=cfg.page_access.describe())
     service.loop.start()
+    threading.Thread(target=service.page_data.prewarm, name="page-prewarm", daemon=True).start()
     try:
         server.run(sockets=[sock])
     except SystemExit as exc:           # uvicorn's own startup failure

@@ -3,9 +3,10 @@
 It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
 under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
 forms the catalog produces (count, percentage, percentile, average, sum, max,
+(several aggregates in one SELECT, each `AS 'name'`, as the reports ask),
 filter(<aggregate>, WHERE ...), keyset(); WHERE with `attr = 'x'` / `attr LIKE '%x%'` /
 `attr IS [NOT] NULL` terms joined by AND; FACET on one attribute; SINCE/UNTIL epoch
-milliseconds; TIMESERIES N minutes) over `events`, and answers in NerdGraph's shapes
+milliseconds; TIMESERIES N minutes; LIMIT) over `events`, and answers in NerdGraph's shapes
 (keyset(): one row per attribute, {"key": "cacheHit", "type": "boolean"}):
 
     {"data": {"actor": {"account": {"<alias>": {"results": [
@@ -51,7 +52,8 @@ _NRQL = re.compile(r"^SELECT (?P<select>.+?) FROM (?P<event>\w+)"
                    r"(?: WHERE (?P<where>.+?))?"
                    r"(?: FACET (?P<facet>\w+))?"
                    r" SINCE (?P<since>\d+) UNTIL (?P<until>\d+)"
-                   r"(?: TIMESERIES (?P<step>\d+) minutes?)?$")
+                   r"(?: TIMESERIES (?P<step>\d+) minutes?)?"
+                   r"(?: LIMIT (?:MAX|\d+))?$")      # a row limit: the fake returns every row
 _ISSUES = re.compile(r"^\s*aiIssues\s*\{\s*issues\((?P<args>[^)]*)\)\s*\{\s*issues\s*\{"
                      r"(?P<fields>[^}]*)\}\s*nextCursor\s*\}\s*\}\s*$", re.S)
 ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
@@ -113,6 +115,28 @@ def _aggregate(select: str, events: list[dict]):
                                "min": float(min(vals)), "max": float(max(vals))}[func]
 
 
+_ALIAS = re.compile(r"^(.+) AS '(\w+)'$")
+
+
+def _selected(select: str, events: list[dict]) -> list[tuple]:
+    """(key, value) of each aggregate of a SELECT: one unnamed (`count(*)`: key `count`)
+    or several `<aggregate> AS 'name'`, each under its name as NerdGraph answers them
+    (a percentile keeps its {"95": v} shape)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(select):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(select[start:i].strip())
+            start = i + 1
+    parts.append(select[start:].strip())
+    out = []
+    for part in parts:
+        m = _ALIAS.match(part)
+        key, value = _aggregate(m[1] if m else part, events)
+        out.append((m[2] if m else key, value))
+    return out
+
+
 def _where(text: str | None):
     """The WHERE clause as a predicate on one event."""
     if text is None:
@@ -163,8 +187,8 @@ def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False,
                 groups.setdefault(e[q["facet"]], []).append(e)
 
     def row(value_events, extra):
-        key, value = _aggregate(q["select"], value_events)
-        r = {key: value, **extra}
+        r = dict(_selected(q["select"], value_events))
+        r.update(extra)
         if q["facet"] is not None:
             r["facet"] = [extra[q["facet"]]] if facet_as_list else extra[q["facet"]]
         return r
