@@ -27,6 +27,7 @@ SECRET_SLOTS = {
         "envVars[ANTHROPIC_API_KEY].value",                         # infra/render.py
         # infra/guard_service.py (rollout serve, where the stack has it)
         "envVars[ROLLOUT_STORE].value", "envVars[ROLLOUT_HOOK_TOKEN].value",
+        "envVars[ROLLOUT_PAGE_TOKEN].value",                        # the status page
         "envVars[NEW_RELIC_API_KEY].value", "envVars[SLACK_WEBHOOK_URL].value",
         "envVars[PAGERDUTY_ROUTING_KEY].value", "envVars[GITHUB_TOKEN].value"),
     "render:env-groups:EnvGroup": ("envVars[DATABASE_URL].value", "envVars[REDIS_URL].value"),
