@@ -6,17 +6,21 @@ Order matters and is the point of this module:
 2. only the winner's abort row exists, so notifications hang off it: a revert pull
    request, Slack, PagerDuty. Each delivery is claimed in the store and retried on the
    next run when it failed; a failing notifier never blocks or undoes the rollback.
+A step held on evidence of a hold band or a regression against control (reason codes
+HOLD_BAND, REGRESSION_VS_CONTROL) is not rolled back: the playbook says "hold and
+investigate", so Slack gets a SEV3 alert, once per (flag, step, code), through the same
+history row + claimed delivery machinery.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from rollout.adapters.store.base import FlagStore
 from rollout.core.rules import active_abort
-from rollout.core.state import ABORTED, Applied, Event, FlagState
+from rollout.core.state import ABORTED, ALERTED, Applied, Event, FlagState
 from rollout.errors import ConflictError, ExternalError, RolloutError
 
 DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
@@ -30,11 +34,13 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     severity: str = ""
     deliveries: dict[str, str] = field(default_factory=dict)   # channel -> what happened
+    code: str = ""                   # the verdict's reason code (rollout.core.gate.Code)
+    codes: list[str] = field(default_factory=list)   # codes of every check that did not pass
 
     def to_json(self) -> dict:
         return {"flag": self.flag, "action": self.action, "from": self.from_pct,
                 "reasons": self.reasons, "severity": self.severity,
-                "deliveries": self.deliveries}
+                "deliveries": self.deliveries, "code": self.code, "codes": self.codes}
 
 
 @dataclass
@@ -95,15 +101,15 @@ def abort(state: FlagState, store: FlagStore, applied: Applied, *, reasons: list
     raise RolloutError(f"flag {state.flag}: abort applied but its history row is missing")
 
 
-def _incident(state: FlagState, event: Event):
+def _incident(state: FlagState, event: Event, kind: str = "rollback"):
     from rollout.adapters.notify import Incident
 
     sev = event.evidence.get("severity", DEFAULT_SEVERITY)
     return Incident(flag=state.flag, revision=event.revision or "unknown", severity=sev,
                     title=event.evidence.get("title") or f"{state.flag} rolled back to 0%",
                     reasons=event.reasons, evidence_markdown=event.evidence.get("markdown", ""),
-                    from_percentage=event.from_pct or 0, to_percentage=0, at=event.at,
-                    state_path=state.path)
+                    from_percentage=event.from_pct or 0, to_percentage=event.to_pct or 0,
+                    at=event.at, state_path=state.path, kind=kind)
 
 
 def _attempt(store: FlagStore, event: Event, channel: str, send: Callable[[], str],
@@ -184,26 +190,48 @@ def pending_deliveries(state: FlagState, store: FlagStore, notifiers: Notifiers,
     return report
 
 
-def widening(window: timedelta) -> list[timedelta]:
-    """The window, then 4x, 12x... wider, up to the step-up gate's own window (24 h)."""
-    from rollout.gating import STEP_UP_WINDOW
+def hold_alerts(state: FlagState, store: FlagStore, applied: Applied, result, history,
+                notifiers: Notifiers, now: datetime, *, commit: str, actor: str) -> dict[str, str]:
+    """SEV3 "hold and investigate" to Slack, once per (flag, step, reason code): a history
+    row per alert, its delivery claimed like an abort's. Two guards may both write the row;
+    both then deliver through the earliest one, so Slack hears it once."""
+    from rollout.core.gate_render import render_markdown
+    from rollout.core.rules import applied_since
 
-    spans = [window]
-    for factor in (4, 12, 24):
-        wider = min(window * factor, STEP_UP_WINDOW)
-        if wider > spans[-1]:
-            spans.append(wider)
-    return spans
+    since = applied_since(history, state.flag, applied.percentage)
+    step_key = f"{result.step}@{since.isoformat() if since else 'unknown'}"
+    report = {}
+    for code in sorted({str(c.code) for c in result.alerts}):
+        checks = [c for c in result.alerts if c.code == code]
 
-
-def _too_thin(result) -> bool:
-    return any(c.verdict == "inconclusive" and "too little data" in c.reason
-               for c in result.checks)
+        def rows():
+            return [e for e in store.history(state.flag) if e.kind == ALERTED and
+                    e.evidence.get("code") == code and e.evidence.get("step") == step_key]
+        if not rows():
+            store.record(Event(
+                flag=state.flag, at=now, kind=ALERTED, from_pct=applied.percentage,
+                to_pct=applied.percentage, reasons=tuple(c.reason for c in checks),
+                revision=state.revision, commit=commit, actor=actor,
+                evidence={"code": code, "step": step_key, "severity": "SEV3",
+                          "title": f"hold and investigate {state.flag} at {result.step}: "
+                                   + ", ".join(c.name for c in checks),
+                          "markdown": render_markdown(result)}))
+        event = rows()[0]
+        if notifiers.slack is None:
+            report[f"slack (SEV3 {code})"] = notifiers.missing.get("slack", "not configured")
+            continue
+        incident = _incident(state, event, kind="hold")
+        outcome = _attempt(store, event, "slack",
+                           lambda: notifiers.slack.notify(incident), now)
+        if " earlier" not in outcome:
+            report[f"slack (SEV3 {code})"] = outcome
+    return report
 
 
 def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers, now: datetime,
-               *, window, commit: str, actor: str, catalog=None) -> Outcome:
-    """Evaluate the rollback triggers of one flag and act on them."""
+               *, window=None, commit: str, actor: str, catalog=None) -> Outcome:
+    """Judge one live flag on its step's data and act: roll back, alert SEV3, or nothing.
+    `window`, when given, caps the judged data to the last `window` of the step."""
     from rollout.core.gate import ROLLBACK
     from rollout.core.gate_render import render_markdown
     from rollout.core.catalog import load_catalog
@@ -216,17 +244,16 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
         return Outcome(state.flag, "skipped", applied.percentage if applied else None,
                        ["flag is at 0%: nothing to guard"], deliveries=owed)
     history = store.history(state.flag)
-    # Judge the last `window`; where traffic is too thin for the gate's minimum (at the
-    # seed's ~10,000 requests a day a 5 % canary sees ~21 an hour), widen it step by step
-    # rather than stay blind. A wider window dilutes a fresh fault, so it is the fallback.
-    for span in widening(window):
-        result = gate_result(state, applied.percentage, history, source, now, span, catalog)
-        if result.verdict == ROLLBACK or not _too_thin(result):
-            break
+    result = gate_result(state, applied.percentage, history, source, now, window, catalog)
+    codes = sorted({str(c.code) for c in result.checks if c.verdict != "pass"})
     if result.verdict != ROLLBACK:
         action = "healthy" if result.verdict == "proceed" else "held"
-        # a step that is merely held (soak, inconclusive, source down) is not rolled back
-        return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed)
+        # a step that is merely held (soak, evidence, source down) is not rolled back
+        alerts = hold_alerts(state, store, applied, result, history, notifiers, now,
+                             commit=commit, actor=actor)
+        return Outcome(state.flag, action, applied.percentage, result.reasons,
+                       "SEV3" if result.alerts else "", {**owed, **alerts},
+                       str(result.code), codes)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]
@@ -238,6 +265,7 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     if event is None:
         return Outcome(state.flag, "lost_race", applied.percentage,
                        ["another controller changed the flag first; not rolled back twice"],
-                       sev, owed)
+                       sev, owed, str(result.code), codes)
     return Outcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
-                   {**owed, **deliver(state, store, event, notifiers, now)})
+                   {**owed, **deliver(state, store, event, notifiers, now)},
+                   str(result.code), codes)

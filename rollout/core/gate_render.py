@@ -30,12 +30,12 @@ def _omitted(r: GateResult) -> str:
 def _cells(check, catalog) -> list[str]:
     return [_title(check, catalog), format_value(check.canary, check.unit),
             format_value(check.control, check.unit), format_delta(check.delta, check.unit),
-            check.target or "—", check.threshold or "—", check.verdict]
+            check.target or "—", check.threshold or "—", f"{check.verdict} ({check.code})"]
 
 
 def _headline(r: GateResult) -> str:
     move = f"{r.step} → {r.next_step}" if r.next_step else r.step
-    return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()}"
+    return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()} ({r.code})"
 
 
 def _window(r: GateResult) -> str:
@@ -57,7 +57,7 @@ def render_table(r: GateResult, catalog=None) -> str:
     out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), "", line(rows[0]),
            line(["-" * w for w in widths])]
     out += [line(row) for row in rows[1:]]
-    out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.reason}" for c in r.checks]
+    out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.code:<22} {c.reason}" for c in r.checks]
     out += [_omitted(r)] if r.omitted else []
     return "\n".join(out)
 
@@ -69,17 +69,18 @@ def _md(text: str) -> str:
 def render_markdown(r: GateResult, catalog=None) -> str:
     """The pull-request comment: the playbook's metric table, then every reason."""
     out = [f"### {ICON[r.verdict]} Rollout gate: `{r.flag or 'flag'}` "
-           f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}**", ""]
+           f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}** "
+           f"(`{r.code}`)", ""]
     if _window(r):
         out += [f"_{_window(r)}_", ""]
     out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for c in r.checks:
         cells = _cells(c, catalog)
-        cells[-1] = f"{ICON[c.verdict]} {c.verdict}"
+        cells[-1] = f"{ICON[c.verdict]} {c.verdict} `{c.code}`"
         out.append("| " + " | ".join(_md(x) for x in cells) + " |")
     out += ["", "**Reasons**", ""]
-    out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}): {_md(c.reason)}"
-            for c in r.checks]
+    out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}, `{c.code}`): "
+            f"{_md(c.reason)}" for c in r.checks]
     out += ["", f"_{_md(_omitted(r))}_"] if r.omitted else []
     return "\n".join(out) + "\n"
 

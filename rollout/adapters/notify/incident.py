@@ -1,4 +1,5 @@
-"""What the guard tells people after an automatic rollback; every notifier renders this."""
+"""What the guard tells people after an automatic rollback (or a SEV3 hold); every
+notifier renders this."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ class Incident:
     to_percentage: int
     at: datetime               # timezone-aware: when the guard decided
     state_path: str            # e.g. "rollout/flags/skills_rollout.yaml"
+    kind: str = "rollback"     # or "hold": a SEV3 "hold and investigate", nothing rolled back
 
     def __post_init__(self) -> None:
         # Programming errors in the guard, not user input: fail loudly before anything is sent.

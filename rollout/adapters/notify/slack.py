@@ -23,7 +23,8 @@ def _escape(text: str) -> str:
 
 def fallback_text(incident: Incident) -> str:
     """The plain line shown in notifications and by clients that cannot draw blocks."""
-    return clip(f"{incident.severity} automatic rollback of {incident.flag}: "
+    what = "automatic rollback of" if incident.kind == "rollback" else "hold and investigate on"
+    return clip(f"{incident.severity} {what} {incident.flag}: "
                 f"{incident.from_percentage}% → {incident.to_percentage}% — {incident.title}",
                 TEXT_LIMIT)
 
@@ -34,7 +35,9 @@ def build_message(incident: Incident, links: Mapping[str, str] | None = None) ->
     blocks: list[dict] = [
         {"type": "header",
          "text": {"type": "plain_text", "emoji": True,
-                  "text": clip(f"{incident.severity} rollback: {incident.flag}", HEADER_LIMIT)}},
+                  "text": clip(f"{incident.severity} "
+                               f"{'rollback' if incident.kind == 'rollback' else 'hold and investigate'}"
+                               f": {incident.flag}", HEADER_LIMIT)}},
         {"type": "section",
          "text": {"type": "mrkdwn", "text": clip(f"*{_escape(incident.title)}*", TEXT_LIMIT)},
          "fields": [

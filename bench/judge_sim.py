@@ -1,0 +1,396 @@
+"""Monte-Carlo of whole rollouts against the project's real judge (issue 9).
+
+A rollout is the playbook's ladder: 5 % for 72 h, 25 % for 168 h, 100 % for 48 h, the
+guard looking every 5 minutes, Poisson traffic at 0.1x, 1x and 10x the playbook's
+10,000 requests a day (bench/simtraffic.py: a healthy canary equals control on errors
+and latency, the drill's numbers). At each step the rollback charts run through the
+real rollout/core/cusum.py functions over all runs at once (setup, increments, path: the
+functions evaluate() calls), which gives the first look where a chart crosses; the real
+evaluate() is then called on Observations shaped as the sources produce them (tallies on
+the judge's bucket layout) at that look and the look before, to confirm it, and at every
+step-up decision: at the soak's end, then every 12 h through the playbook's 48 h hold
+extension; a step still held after it stops the rollout (a person decides).
+
+    python bench/judge_sim.py              the table (minutes)
+    python bench/judge_sim.py --quick      few runs, for CI: the mechanics
+    python bench/judge_sim.py --calibrate  the CUSUM thresholds h for the catalog's budgets
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rollout.core import cusum  # noqa: E402
+from rollout.core.catalog import load_catalog  # noqa: E402
+from rollout.core.evidence import sum_tallies  # noqa: E402
+from rollout.core.gate import ROLLBACK, evaluate, soak_check  # noqa: E402
+from simtraffic import CANARY, CONTROL, Behaviour, generate, with_p95  # noqa: E402
+from tests.judge_obs import COST_CV, observations  # noqa: E402
+
+CATALOG = load_catalog()
+DAILY = 10_000
+LEVELS = (0.1, 1.0, 10.0)
+LADDER = (("canary", 5, 72), ("beta", 25, 168), ("full", 100, 48))
+EXTENSION_H, RECHECK_H = 48, 12         # 003: "extend canary monitoring for 48 more hours"
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+SERVICE = {"service_health": 3.0, "memory_usage": 60.0}     # a healthy service, always
+RAN = {"service_health": 9.0}
+
+FAULTS = {                              # name -> (canary behaviour after onset, steps)
+    "error 6 %": (replace(CANARY, error=6.0), ("canary", "beta")),
+    "error 10 %": (replace(CANARY, error=10.0), ("canary", "beta")),
+    "error 30 %": (replace(CANARY, error=30.0), ("canary", "beta")),
+    "error 50 %": (replace(CANARY, error=50.0), ("canary", "beta")),
+    "p95 12 s": (with_p95(CANARY, 12000), ("canary", "beta")),
+    "savings 25 %": (replace(CANARY, cost=0.75 * CONTROL.cost), ("beta",)),
+}
+HOLDS = {
+    "error 3 %": (replace(CANARY, error=3.0), ("canary", "beta")),
+    "p95 7 s": (with_p95(CANARY, 7000), ("canary", "beta")),
+}
+
+
+@dataclass
+class Run:
+    """One rollout's outcome (hours from the rollout's start)."""
+
+    onset: float | None = None
+    rolled_back: float | None = None
+    held_at: str | None = None          # the step a hold ended the rollout at
+    alerted: float | None = None        # first SEV3 hold alert (sampled runs)
+    proceeded: list = field(default_factory=list)   # (step, hours late)
+    disagreements: int = 0
+
+
+def charts(step: str) -> list[tuple[str, cusum.Setup]]:
+    """(label, setup) of every rollback chart at `step`, label "metric line"."""
+    out = []
+    for m in CATALOG.gated(step):
+        for c in m.cusum:
+            s = cusum.setup(m, c, step, CATALOG)
+            if isinstance(s, cusum.Setup):
+                out.append((f"{m.name} {c.line}", s))
+    return out
+
+
+def statistic(s: cusum.Setup, tr) -> np.ndarray:
+    """The chart's S per run and bucket, through the judge's own functions."""
+    can, ctl = tr.canary, tr.control
+    if s.kind == "bernoulli":
+        return cusum.path(cusum.bernoulli_increments(s, can["requests"], can[s.key]))
+    total, present = (t.key for t in sum_tallies(s.field))
+    x = cusum.ratio_increments(s, can[total], can[present], ctl[total], ctl[present])
+    return cusum.ratio_scale(s, COST_CV) * cusum.path(x)
+
+
+def first_crossing(step: str, tr) -> np.ndarray:
+    """Per run, the first bucket where a rollback chart of the step reaches h (inf: none)."""
+    best = np.full(tr.canary["requests"].shape[0], np.inf)
+    for _, s in charts(step):
+        if s.holds:
+            continue
+        hit = statistic(s, tr) >= s.h
+        best = np.minimum(best, np.where(hit.any(axis=1), hit.argmax(axis=1), np.inf))
+    return best
+
+
+def judge_at(step: str, tr, r: int, looks: int, soak_looks: int, faulty):
+    """The real evaluate() on run r's first `looks` buckets of the step."""
+    can_b = faulty if faulty is not None and tr.onset[r] < looks else CANARY
+    fine = {c: {k: v[r, :looks] for k, v in getattr(tr, c).items()} for c in ("canary", "control")}
+    obs = observations(CATALOG, T0, T0 + timedelta(minutes=5 * looks), fine,
+                       {"canary": can_b.values(), "control": CONTROL.values()},
+                       {"canary": can_b.spreads(), "control": CONTROL.spreads()},
+                       service=SERVICE, ran=RAN)
+    return evaluate(CATALOG, step, obs, soak=soak_check(looks >= soak_looks, "simulated soak"))
+
+
+def confirm_rollback(step, tr, r, look, last, soak_looks, faulty, run: Run) -> int | None:
+    """The look where evaluate() rolls back, from the charts' candidate on (coarse
+    buckets before the last day can only delay it); counts disagreements."""
+    if look > 1 and judge_at(step, tr, r, look - 1, soak_looks, faulty).verdict == ROLLBACK:
+        run.disagreements += 1
+    for at in range(look, last + 1):
+        if judge_at(step, tr, r, at, soak_looks, faulty).verdict == ROLLBACK:
+            run.disagreements += at != look
+            return at
+    run.disagreements += 1
+    return None
+
+
+def step_up(step, tr, r, soak_looks, cross, faulty) -> tuple[str, int]:
+    """("proceed" | "rollback" | "held", look) at the soak's end and through the extension."""
+    for k in range(EXTENSION_H // RECHECK_H + 1):
+        look = soak_looks + k * RECHECK_H * 12
+        if cross < look:
+            return "rollback", int(cross) + 1
+        verdict = judge_at(step, tr, r, look, soak_looks, faulty).verdict
+        if verdict != "hold":
+            return verdict, look
+    return "held", look
+
+
+def first_alert(step, tr, r, lo, hi, soak_looks, faulty) -> int | None:
+    """The first hourly look in [lo, hi] where evaluate() raises a SEV3 hold alert, by
+    bisection: for a sustained fault the evidence only tightens."""
+    grid = list(range(lo + (-(lo) % 12), hi + 1, 12)) or [hi]
+    if not judge_at(step, tr, r, grid[-1], soak_looks, faulty).alerts:
+        return None
+    a, b = 0, len(grid) - 1
+    while a < b:
+        mid = (a + b) // 2
+        if judge_at(step, tr, r, grid[mid], soak_looks, faulty).alerts:
+            b = mid
+        else:
+            a = mid + 1
+    return grid[a]
+
+
+def simulate(rng, level: float, runs: int, fault=None, alert_sample: int = 0, chunk=100):
+    """Whole rollouts at `level` x the playbook's traffic; fault = (behaviour, onset step)."""
+    out = []
+    for first in range(0, runs, chunk):
+        n = min(chunk, runs - first)
+        out += _simulate_chunk(rng, level, n, fault, max(0, alert_sample - first))
+    return out
+
+
+def _simulate_chunk(rng, level, runs, fault, alert_sample):
+    behaviour, fault_step = fault if fault else (None, None)
+    out = [Run() for _ in range(runs)]
+    start, alive, started = np.zeros(runs), np.ones(runs, bool), False
+    for i, (step, pct, soak) in enumerate(LADDER):
+        idx = np.flatnonzero(alive)
+        if not len(idx):
+            break
+        last = i == len(LADDER) - 1
+        soak_looks, looks = soak * 12, (soak + (0 if last else EXTENSION_H)) * 12
+        onset = None
+        if behaviour is not None and (started or step == fault_step):
+            onset = np.zeros(len(idx), int) if started else rng.integers(0, soak_looks, len(idx))
+            for j, r in enumerate(idx):
+                if not started:
+                    out[r].onset = start[r] + onset[j] / 12
+            started = True
+        faulty = behaviour if onset is not None else None
+        tr = generate(rng, CATALOG, len(idx), looks, DAILY * level / 24, pct, faulty, onset)
+        cross = first_crossing(step, tr)
+        for j, r in enumerate(idx):
+            run = out[r]
+            if last:
+                verdict, look = ("rollback", int(cross[j]) + 1) if cross[j] < looks else ("done", looks)
+            else:
+                verdict, look = step_up(step, tr, j, soak_looks, cross[j], faulty)
+            if verdict == "rollback":
+                look = confirm_rollback(step, tr, j, look, looks, soak_looks, faulty, run)
+            if onset is not None and r < alert_sample and step == fault_step:
+                at = first_alert(step, tr, j, int(onset[j]) + 1, look or looks, soak_looks, faulty)
+                run.alerted = None if at is None else start[r] + at / 12
+            if verdict == "rollback" and look is not None:
+                run.rolled_back, alive[r] = start[r] + look / 12, False
+            elif verdict in ("held", "rollback"):      # an unconfirmed rollback: counted held
+                run.held_at, alive[r] = step, False
+            elif verdict == "proceed":
+                run.proceeded.append((step, (look - soak_looks) / 12))
+                start[r] += look / 12
+    return out
+
+
+# -- statistics and the table -------------------------------------------------------------------
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - half) / (1 + z * z / n)), min(1.0, (centre + half) / (1 + z * z / n))
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def quantile(xs, q):
+    """The q-quantile of sorted values that may end in inf (never rolled back)."""
+    if not xs:
+        return float("nan")
+    return xs[min(len(xs) - 1, max(0, math.ceil(q * len(xs)) - 1))]
+
+
+def healthy_rows(rng, runs):
+    print(f"\nHealthy rollouts (canary = control on errors and latency), {runs} per level")
+    print(f"{'traffic':>8} {'rolled back':>12} {'95 % CI':>14} {'reached 100 %':>14} "
+          f"{'held (stopped)':>15} {'judge checks':>13}")
+    rows = {}
+    for level in LEVELS:
+        res = simulate(rng, level, runs)
+        k = sum(r.rolled_back is not None for r in res)
+        lo, hi = wilson(k, runs)
+        full = sum(len(r.proceeded) == 2 and r.rolled_back is None for r in res)
+        held = {s: sum(r.held_at == s for r in res) for s, _, _ in LADDER}
+        bad = sum(r.disagreements for r in res)
+        print(f"{level:>7g}x {k:>5}/{runs:<6} {pct(lo):>6}–{pct(hi):<7} {pct(full / runs):>14} "
+              f"{', '.join(f'{s} {v}' for s, v in held.items() if v) or '0':>15} "
+              f"{'ok' if not bad else f'{bad} differ':>13}")
+        rows[level] = (k, runs, hi, full)
+    return rows
+
+
+def fault_rows(rng, runs, faults, levels):
+    print(f"\nFaults, onset at a uniformly random time of the step; hours from onset to "
+          f"rollback, {runs} runs each")
+    print(f"{'fault':<13} {'step':<7} {'traffic':>7} {'median':>7} {'p90':>7} "
+          f"{'missed 24 h':>12} {'never':>6} {'runs':>6}")
+    out = {}
+    for name, (behaviour, steps) in faults.items():
+        for step in steps:
+            for level in levels:
+                res = [r for r in simulate(rng, level, runs, (behaviour, step)) if r.onset is not None]
+                allx = sorted(r.rolled_back - r.onset if r.rolled_back is not None else math.inf
+                              for r in res)
+                med, p90 = quantile(allx, 0.5), quantile(allx, 0.9)
+                missed = sum(d > 24 for d in allx) / max(len(allx), 1)
+                print(f"{name:<13} {step:<7} {level:>6g}x {med:>7.2f} {p90:>7.2f} "
+                      f"{pct(missed):>12} {sum(d == math.inf for d in allx):>6} {len(res):>6}")
+                out[(name, step, level)] = (med, p90, missed)
+    return out
+
+
+def hold_rows(rng, runs, levels, sample):
+    print(f"\nHold-band faults (003: hold and investigate, never roll back), {runs} runs each; "
+          f"SEV3 alert timing on {sample} runs")
+    print(f"{'fault':<10} {'step':<7} {'traffic':>7} {'rolled back':>12} {'held at step':>13} "
+          f"{'alerted':>8} {'median h':>9}")
+    out = {}
+    for name, (behaviour, steps) in HOLDS.items():
+        for step in steps:
+            for level in levels:
+                res = simulate(rng, level, runs, (behaviour, step), alert_sample=sample)
+                k = sum(r.rolled_back is not None for r in res)
+                held = sum(r.held_at == step for r in res)
+                timed = [r.alerted - r.onset for r in res[:sample] if r.alerted is not None]
+                med = statistics.median(timed) if timed else float("nan")
+                print(f"{name:<10} {step:<7} {level:>6g}x {k:>5}/{runs:<6} "
+                      f"{pct(held / runs):>13} {len(timed):>3}/{sample:<4} {med:>9.1f}")
+                out[(name, step, level)] = (k, held, len(timed))
+    return out
+
+
+# -- calibration ----------------------------------------------------------------------------------
+
+# Per chart's metric, the canaries that must not roll back: parked mid hold band (003), or
+# at the chart's in-control level where that is worse for it. Their rollback share over the
+# exposure (onset to the step's end plus the hold extension) is held to hold_rollback_budget.
+# Hold charts instead must not alert on a canary at their in-control level (false_alert_budget).
+ALERT_FREE_AT = [
+    ("skill_error_rate", "error 1 % (003 baseline)", replace(CANARY, error=1.0)),
+    ("p95_response_time", "p99 5 s", with_p95(CANARY, 5000 * math.exp(
+        (1.6448536269514722 - 2.3263478740408408) * 0.45))),
+]
+CALIBRATE_AT = [
+    ("skill_error_rate", "error 3 %", HOLDS["error 3 %"][0]),
+    ("p95_response_time", "p95 7 s", HOLDS["p95 7 s"][0]),
+    ("p95_response_time", "p99 10 s (002)", with_p95(CANARY, 10000 * math.exp(
+        (1.6448536269514722 - 2.3263478740408408) * 0.45))),
+    ("cost_savings", "savings 32.5 %", replace(CANARY, cost=(1 - 0.325) * CONTROL.cost)),
+    ("cost_per_request", "cost = control", replace(CANARY, cost=CONTROL.cost)),
+]
+
+
+def peaks(rng, level, runs, behaviour=None, step_of_onset=None, chunk=250) -> dict[str, np.ndarray]:
+    """Per chart, each run's highest statistic: over the whole healthy rollout, or from a
+    fault's onset to its step's end plus the hold extension."""
+    parts = [_peaks(rng, level, min(chunk, runs - i), behaviour, step_of_onset)
+             for i in range(0, runs, chunk)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _peaks(rng, level, runs, behaviour, step_of_onset) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for step, pct, soak in LADDER:
+        if step_of_onset not in (None, step):
+            continue
+        looks = soak * 12 + (EXTENSION_H * 12 if behaviour is not None else 0)
+        onset = rng.integers(0, soak * 12, runs) if behaviour is not None else None
+        tr = generate(rng, CATALOG, runs, looks, DAILY * level / 24, pct, behaviour, onset)
+        after = np.arange(looks)[None, :] >= (onset[:, None] if onset is not None else 0)
+        for label, s in charts(step):
+            top = np.where(after, statistic(s, tr), 0.0).max(axis=1)
+            out[label] = np.maximum(out.get(label, 0.0), top)
+    return out
+
+
+def calibrate(rng, runs: int) -> None:
+    """The smallest h per chart that keeps every scenario within its budget, the budget
+    of a scenario shared equally by the charts it can set off."""
+    judge = CATALOG.judge
+    roles = {label: s.holds for step, _, _ in LADDER for label, s in charts(step)}
+    labels = sorted(roles)
+    need = {label: (0.0, "") for label in labels}
+
+    def account(found: dict, holds: bool, budget: float, what: str, metric=None):
+        mine = {k: v for k, v in found.items() if roles[k] == holds
+                and (metric is None or k.split()[0] == metric)}
+        for label, tops in mine.items():
+            h = float(np.quantile(tops, 1 - budget / len(mine)))
+            if h > need[label][0]:
+                need[label] = (h, what)
+
+    for level in LEVELS:
+        found = peaks(rng, level, runs)
+        account(found, False, judge.false_rollback_budget, f"healthy {level:g}x")
+        account(found, True, judge.false_alert_budget, f"healthy {level:g}x")
+        for metric, name, behaviour in CALIBRATE_AT + ALERT_FREE_AT:
+            holds = (metric, name, behaviour) in ALERT_FREE_AT
+            budget = judge.false_alert_budget if holds else judge.hold_rollback_budget
+            for step in ("canary", "beta"):
+                account(peaks(rng, level, runs, behaviour, step), holds, budget,
+                        f"{name} at {step} {level:g}x", metric)
+    print(f"CUSUM thresholds for false_rollback_budget {judge.false_rollback_budget:g} and "
+          f"hold_rollback_budget {judge.hold_rollback_budget:g} ({runs} runs per scenario)")
+    current = {f"{m.name} {c.line}": c.h for m in CATALOG.metrics.values() for c in m.cusum}
+    for label in labels:
+        h, what = need[label]
+        print(f"  {label:<32} h >= {math.ceil(h * 2) / 2:5.1f}   (catalog {current[label]:g}; "
+              f"bound by {what or 'nothing'})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few runs: the mechanics, for CI")
+    ap.add_argument("--calibrate", action="store_true", help="print the thresholds h")
+    ap.add_argument("--runs", type=int, help="healthy rollouts per traffic level")
+    ap.add_argument("--seed", type=int, default=2026)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    t = time.perf_counter()
+    if args.calibrate:
+        calibrate(rng, args.runs or 2000)
+        print(f"\n{time.perf_counter() - t:.0f} s")
+        return 0
+    healthy, faults, holds, sample = (args.runs or 40, 20, 20, 4) if args.quick else \
+        (args.runs or 500, 300, 300, 60)
+    levels = (1.0,) if args.quick else LEVELS
+    print(f"judge: {CATALOG.judge.method}, budgets: false rollback "
+          f"{CATALOG.judge.false_rollback_budget:g}, hold {CATALOG.judge.hold_rollback_budget:g}")
+    healthy_rows(rng, healthy)
+    fault_rows(rng, faults, FAULTS, levels)
+    fault_rows(rng, faults, {"error 50 %": FAULTS["error 50 %"]} if not args.quick else {}, ())
+    hold_rows(rng, holds, levels, sample)
+    print(f"\n{time.perf_counter() - t:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
