@@ -84,7 +84,7 @@ def _absolute(catalog, m, step, obs, alpha, charts, shown) -> Check:
                      evidence={**evidence, "crossed": held[1]}, **common)
     blind = [r.reason for r in readings if isinstance(r, cusum.Unread) and r.blind]
     if isinstance(got, str):
-        if target is None and not blind:            # a rollback-only criterion
+        if target is None and not blind and _was_read(readings):    # a rollback-only criterion
             return Check(m.name, PASS, can, ctl, reason=f"{m.title}: {_clear(readings)}",
                          code=Code.CLEAR, evidence=evidence, **common)
         code = Code.NO_DATA if "no canary" in got or obs is None else Code.INSUFFICIENT_EVIDENCE
@@ -113,6 +113,10 @@ def _span(b: bounds.Bounds) -> str:
     return f"between {format_value(b.low, b.unit)} and {format_value(b.high, b.unit)}"
 
 
+def _was_read(readings) -> bool:
+    return any(isinstance(r, cusum.Reading) for r in readings)
+
+
 def _clear(readings) -> str:
     read = [r for r in readings if isinstance(r, cusum.Reading) and not r.holds]
     if not read:
@@ -137,9 +141,12 @@ def _compare(catalog, m, step, obs, alpha, shown) -> Check:
             return Check(name, ROLLBACK, cv, kv, reason=crossed[0], code=Code.THRESHOLD_CROSSED,
                          evidence={**evidence, "crossed": crossed[1]}, **common)
         blind = [r.reason for r in readings if isinstance(r, cusum.Unread) and r.blind]
-        if blind:
-            return Check(name, INCONCLUSIVE, cv, kv, reason=f"{m.title} vs control: "
-                         f"{'; '.join(blind)}", code=Code.NO_DATA, evidence=evidence, **common)
+        if blind or not _was_read(readings):
+            why = "; ".join(blind or [r.reason for r in readings if isinstance(r, cusum.Unread)])
+            code = Code.NO_DATA if blind or not (obs and obs.cohort("canary").requests) \
+                else Code.INSUFFICIENT_EVIDENCE
+            return Check(name, INCONCLUSIVE, cv, kv, reason=f"{m.title} vs control: {why}",
+                         code=code, evidence=evidence, **common)
         return Check(name, PASS, cv, kv, reason=f"{m.title} vs control: {_clear(readings)}",
                      code=Code.CLEAR, evidence=evidence, **common)
     margin = spec["delta"] if m.worse == "higher" else -spec["delta"]

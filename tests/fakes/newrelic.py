@@ -2,9 +2,12 @@
 
 It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
 under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
-forms the catalog produces (count, percentage, percentile, average, sum, max; WHERE with
-`attr = 'x'` / `attr LIKE '%x%'` terms joined by AND; FACET on one attribute; SINCE/UNTIL
-epoch milliseconds; TIMESERIES N minutes) over `events`, and answers in NerdGraph's shapes:
+forms the catalog and the judge produce (count, percentage, percentile, average, sum,
+min, max, stddev, filter(count(*), WHERE ...); several aggregates in one SELECT, each
+`AS 'name'` naming its result key; WHERE with `attr = 'x'` / `attr LIKE '%x%'` /
+`attr IS TRUE|FALSE|NOT NULL` / `attr > n` terms joined by AND; FACET on one attribute;
+SINCE/UNTIL epoch milliseconds; TIMESERIES N minutes) over `events`, and answers in
+NerdGraph's shapes:
 
     {"data": {"actor": {"account": {"<alias>": {"results": [
         {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
@@ -52,8 +55,12 @@ _ISSUES = re.compile(r"^\s*aiIssues\s*\{\s*issues\((?P<args>[^)]*)\)\s*\{\s*issu
                      r"(?P<fields>[^}]*)\}\s*nextCursor\s*\}\s*\}\s*$", re.S)
 ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
 _PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
-_FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
+_FILTER = re.compile(r"^filter\(count\(\*\), WHERE (.+)\)$")
+_FUNC = re.compile(r"^(percentile|average|sum|min|max|stddev)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
 _TERM = re.compile(r"^(\w+) (=|LIKE) '([^']*)'$")
+_IS = re.compile(r"^(\w+) IS (TRUE|FALSE|NOT NULL)$")
+_ABOVE = re.compile(r"^(\w+) > (-?\d+(?:\.\d+)?)$")
+_AS = re.compile(r"^(.+?) AS '(\w+)'$")
 
 # What the real account receives every minute once the stack is up (names as the catalog's
 # service-level queries filter them).
@@ -75,10 +82,40 @@ def _ms(value) -> int:
     return round(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def _split(select: str) -> list[str]:
+    """The SELECT list, split at the commas outside parentheses and quotes."""
+    parts, depth, quoted, cur = [], 0, False, ""
+    for ch in select:
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+        if ch == "," and depth == 0 and not quoted:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur.strip()]
+
+
+def _aggregates(select: str, events: list[dict]) -> dict:
+    """result key -> value of every aggregate of a SELECT list over events."""
+    out = {}
+    for part in _split(select):
+        named = _AS.match(part)
+        key, value = _aggregate(named[1] if named else part, events)
+        out[named[2] if named else key] = value
+    return out
+
+
 def _aggregate(select: str, events: list[dict]):
     """(result key, value) of one NRQL aggregate over events."""
     if select == "count(*)":
         return "count", len(events)
+    m = _FILTER.match(select)
+    if m:
+        keep = _where(m[1])
+        return "count", sum(1 for e in events if keep(e))
     m = _PERCENTAGE.match(select)
     if m:
         field, flag, text = m.groups()
@@ -97,6 +134,8 @@ def _aggregate(select: str, events: list[dict]):
         return f"percentile.{field}", {key: float(np.percentile(vals, float(p))) if vals else None}
     if not vals:
         return f"{func}.{field}", None
+    if func == "stddev":
+        return f"{func}.{field}", float(np.std(vals, ddof=1)) if len(vals) > 1 else None
     return f"{func}.{field}", {"average": float(np.mean(vals)), "sum": float(np.sum(vals)),
                                "min": float(min(vals)), "max": float(max(vals))}[func]
 
@@ -107,7 +146,17 @@ def _where(text: str | None):
         return lambda e: True
     tests = []
     for term in text.split(" AND "):
-        m = _TERM.match(term.strip())
+        m, flag, above = _TERM.match(term.strip()), _IS.match(term.strip()), _ABOVE.match(term.strip())
+        if flag:
+            attr, what = flag.groups()
+            want = {"TRUE": True, "FALSE": False}.get(what)
+            tests.append(lambda e, a=attr, w=want: e.get(a) is not None if w is None else e.get(a) is w)
+            continue
+        if above:
+            tests.append(lambda e, a=above[1], v=float(above[2]):
+                         isinstance(e.get(a), (int, float)) and not isinstance(e.get(a), bool)
+                         and e[a] > v)
+            continue
         if not m:
             raise NrqlError(f"NRQL Syntax Error: unsupported condition {term!r}")
         attr, op, want = m.groups()
@@ -145,8 +194,7 @@ def run_nrql(nrql: str, events: list[dict], facet_as_list: bool = False,
                 groups.setdefault(e[q["facet"]], []).append(e)
 
     def row(value_events, extra):
-        key, value = _aggregate(q["select"], value_events)
-        r = {key: value, **extra}
+        r = {**_aggregates(q["select"], value_events), **extra}
         if q["facet"] is not None:
             r["facet"] = [extra[q["facet"]]] if facet_as_list else extra[q["facet"]]
         return r
