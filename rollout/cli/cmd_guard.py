@@ -12,18 +12,20 @@ EPILOG = """\
 examples:
   rollout guard --once                                   one evaluation (what CI runs every 5 min)
   rollout guard --interval 60 --metrics newrelic://      a long-running guard
-  rollout guard --once --window 30m --output json
+  rollout guard --once --output json
 
-For every flag above 0 %: judge the applied step with the gate over the last --window
-(default 1h; where that holds fewer than the gate's 100 canary requests, the window is
-widened 4x, 12x, up to 24 h, so thin traffic delays detection instead of hiding it). When a check says rollback (a catalog rollback threshold, a canary
-significantly worse than control, a cost spike), the guard at once
+For every flag above 0 %: judge the applied step with the gate on the step's own data
+(docs/judge.md: evidence accumulates over the step, no window, no request floor). A held
+step on evidence of a hold band or a regression against control (reason codes HOLD_BAND,
+REGRESSION_VS_CONTROL) gets a SEV3 "hold and investigate" on Slack, once per step and
+code. When a check says rollback (a CUSUM chart crossed a playbook rollback line, a cost
+spike, a service-level trigger), the guard at once
   1. sets the flag to 0 % in the store and records an abort for the committed revision
      (reconcile will not re-apply it until a new commit or `rollout retry`);
   2. opens a pull request setting the state file to 0 % (GITHUB_TOKEN, GITHUB_REPOSITORY),
      posts to Slack (SLACK_WEBHOOK_URL) and pages for SEV1/SEV2 (PAGERDUTY_ROUTING_KEY).
 A failing notifier never blocks or undoes the rollback: it is reported and retried on
-the next run. Held steps (too little data, the metric source down) are not rolled back.
+the next run. Held steps (not enough evidence, the metric source down) are not rolled back.
 exit: 0 nothing to do; 3 a rollback happened; 4 the store failed, or a notification failed
 """
 
@@ -37,8 +39,8 @@ def register(sub) -> None:
     mode.add_argument("--interval", type=float, metavar="SECONDS",
                       help="evaluate every SECONDS until interrupted")
     p.add_argument("--count", type=int, metavar="N", help="with --interval: stop after N runs")
-    p.add_argument("--window", default="1h", metavar="DURATION",   # gating.GUARD_WINDOW
-                   help="metrics window ending now (default 1h; e.g. 30m, 6h)")
+    p.add_argument("--window", metavar="DURATION",
+                   help="judge at most the last DURATION of each step (default: the whole step)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
     add_store(p, history=True)
@@ -77,7 +79,7 @@ def run(args) -> int:
     from rollout.flagfiles import current_commit, load_flags
     from rollout.guard import Notifiers, guard_flag
 
-    window = parse_window(args.window)
+    window = parse_window(args.window) if args.window else None
     if args.interval is not None and args.interval <= 0:
         raise UserError("--interval: expected a positive number of seconds")
     url = store_url(args.store)
