@@ -38,10 +38,12 @@ class Behaviour:
                 "cost_per_request": self.cost, "cache_hit_rate": self.cache,
                 "timeout_rate": self.timeout}
 
-    def spreads(self) -> dict:
+    def means(self) -> dict:
         v = self.values()
-        return {"executionTime": v["avg_response_time"] * math.sqrt(math.exp(LATENCY_SIGMA ** 2) - 1),
-                "cost": self.cost * COST_CV}
+        return {"executionTime": v["avg_response_time"], "cost": v["cost_per_request"]}
+
+
+CVS = {"executionTime": math.sqrt(math.exp(LATENCY_SIGMA ** 2) - 1), "cost": COST_CV}
 
 
 CONTROL = Behaviour()                                    # drill CONTROL (no skills, ~$0.03)
@@ -89,6 +91,27 @@ class StepTraffic:
     canary: dict
     control: dict
     onset: np.ndarray           # bucket of the canary's switch to `faulty` (B: never)
+    before: Behaviour = None
+    after: Behaviour = None
+
+    def canary_spread(self, field: str):
+        """(mean, standard deviation) of the canary's `field` over buckets 0..t, per run
+        and bucket: a mixture of the behaviour before and after the onset, each with the
+        field's own spread (what a source's stddev() over the step returns)."""
+        n = self.canary["requests"]
+        late = np.arange(n.shape[1])[None, :] >= self.onset[:, None]
+        n1 = np.cumsum(np.where(late, n, 0), axis=1)
+        n0 = np.cumsum(n, axis=1) - n1
+        m0, m1 = self.before.means()[field], self.after.means()[field]
+        total = np.maximum(n0 + n1, 1)
+        mean = (n0 * m0 + n1 * m1) / total
+        square = (n0 * m0 ** 2 + n1 * m1 ** 2) * (1 + CVS[field] ** 2) / total
+        return mean, np.sqrt(np.maximum(square - mean ** 2, 0.0))
+
+    def spreads(self, r: int, looks: int) -> dict:
+        """cohort -> field -> standard deviation over the first `looks` buckets of run r."""
+        can = {f: float(self.canary_spread(f)[1][r, looks - 1]) for f in CVS}
+        return {"canary": can, "control": {f: CONTROL.means()[f] * CVS[f] for f in CVS}}
 
 
 def generate(rng, catalog, runs: int, buckets: int, per_hour: float, pct: int,
@@ -100,4 +123,4 @@ def generate(rng, catalog, runs: int, buckets: int, per_hour: float, pct: int,
     n_ctl = rng.poisson(lam * (100 - pct) / 100, (runs, buckets))
     canary = _draw(rng, catalog, CANARY, faulty or CANARY, onset, n_can)
     control = _draw(rng, catalog, CONTROL, CONTROL, np.full(runs, buckets), n_ctl)
-    return StepTraffic(canary, control, onset)
+    return StepTraffic(canary, control, onset, CANARY, faulty or CANARY)

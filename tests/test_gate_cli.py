@@ -139,3 +139,29 @@ def test_bad_input_exit_2(canary, args, message):
     assert len(r.stderr.strip().splitlines()) == 1
     if message:
         assert message in r.stderr
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d["judge"].update(method="bayes"), "field judge.method: 'bayes' is not one of"),
+    (lambda d: d["judge"].update(false_rollback_budget=-0.01),
+     "field judge.false_rollback_budget: -0.01 is less than or equal to the minimum of 0"),
+    (lambda d: d["judge"].update(recent_hours=30, bucket_minutes=1), "more than the 366 buckets"),
+    (lambda d: d["metrics"]["skill_error_rate"]["cusum"][0].update(in_control=7),
+     "field metrics.skill_error_rate.cusum.0: in_control 7 must be on the healthy side"),
+    (lambda d: d["metrics"]["cache_hit_rate"].update(cusum=[{"line": "rollback", "in_control": 50, "h": 5}]),
+     "field metrics.cache_hit_rate.cusum.0: line: rollback names a threshold the metric does not have"),
+], ids=["method", "budget", "buckets", "in_control", "line"])
+def test_bad_judge_settings_exit_2(canary, tmp_path, change, message):
+    """A catalog with an unknown method, a negative budget...: one line, exit 2, nothing judged."""
+    import yaml
+
+    from rollout.core.catalog import DEFAULT_PATH
+
+    data = yaml.safe_load(DEFAULT_PATH.read_text())
+    change(data)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    r = rollout(["gate", "skills_rollout"], canary, {"ROLLOUT_CATALOG": str(path)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    assert str(path) in r.stderr
