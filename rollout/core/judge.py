@@ -92,7 +92,7 @@ def _absolute(catalog, m, step, obs, alpha, charts, shown) -> Check:
         return Check(m.name, INCONCLUSIVE, can, ctl, reason=f"{m.title}: {why}", code=code,
                      evidence=evidence, **common)
     b, cond = got
-    said = (f"{b.what} {_span(b)} with {catalog.confidence:.0%} confidence over the step")
+    said = f"{b.what} {_span(b)} with {catalog.confidence:.0%} confidence"
     if b.inside(cond):
         return Check(m.name, PASS, can, ctl, reason=f"{m.title} meets target {target}: {said}",
                      code=Code.TARGET_MET, evidence=evidence, **common)
