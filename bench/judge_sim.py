@@ -257,23 +257,29 @@ def healthy_rows(rng, runs, levels=LEVELS):
     return rows
 
 
+def scenarios(faults, levels):
+    """(name, behaviour, onset step, level) of every fault, step and traffic level."""
+    for name, (behaviour, steps) in faults.items():
+        for step in steps:
+            for level in levels:
+                yield name, behaviour, step, level
+
+
 def fault_rows(rng, runs, faults, levels):
     print(f"\nFaults, onset at a uniformly random time of the step; hours from onset to "
           f"rollback, {runs} runs each")
     print(f"{'fault':<13} {'step':<7} {'traffic':>7} {'median':>7} {'p90':>7} "
           f"{'missed 24 h':>12} {'never':>6} {'runs':>6}")
     out = {}
-    for name, (behaviour, steps) in faults.items():
-        for step in steps:
-            for level in levels:
-                res = [r for r in simulate(rng, level, runs, (behaviour, step)) if r.onset is not None]
-                allx = sorted(r.rolled_back - r.onset if r.rolled_back is not None else math.inf
-                              for r in res)
-                med, p90 = quantile(allx, 0.5), quantile(allx, 0.9)
-                missed = sum(d > 24 for d in allx) / max(len(allx), 1)
-                print(f"{name:<13} {step:<7} {level:>6g}x {med:>7.2f} {p90:>7.2f} "
-                      f"{pct(missed):>12} {sum(d == math.inf for d in allx):>6} {len(res):>6}")
-                out[(name, step, level)] = (med, p90, missed, sum(r.disagreements for r in res))
+    for name, behaviour, step, level in scenarios(faults, levels):
+        res = [r for r in simulate(rng, level, runs, (behaviour, step)) if r.onset is not None]
+        allx = sorted(r.rolled_back - r.onset if r.rolled_back is not None else math.inf
+                      for r in res)
+        med, p90 = quantile(allx, 0.5), quantile(allx, 0.9)
+        missed = sum(d > 24 for d in allx) / max(len(allx), 1)
+        print(f"{name:<13} {step:<7} {level:>6g}x {med:>7.2f} {p90:>7.2f} "
+              f"{pct(missed):>12} {sum(d == math.inf for d in allx):>6} {len(res):>6}")
+        out[(name, step, level)] = (med, p90, missed, sum(r.disagreements for r in res))
     return out
 
 
@@ -283,17 +289,15 @@ def hold_rows(rng, runs, levels, sample, holds=HOLDS):
     print(f"{'fault':<10} {'step':<7} {'traffic':>7} {'rolled back':>12} {'held at step':>13} "
           f"{'alerted':>8} {'median h':>9}")
     out = {}
-    for name, (behaviour, steps) in holds.items():
-        for step in steps:
-            for level in levels:
-                res = simulate(rng, level, runs, (behaviour, step), alert_sample=sample)
-                k = sum(r.rolled_back is not None for r in res)
-                held = sum(r.held_at == step for r in res)
-                timed = [r.alerted - r.onset for r in res[:sample] if r.alerted is not None]
-                med = statistics.median(timed) if timed else float("nan")
-                print(f"{name:<10} {step:<7} {level:>6g}x {k:>5}/{runs:<6} "
-                      f"{pct(held / runs):>13} {len(timed):>3}/{sample:<4} {med:>9.1f}")
-                out[(name, step, level)] = (k, held, len(timed))
+    for name, behaviour, step, level in scenarios(holds, levels):
+        res = simulate(rng, level, runs, (behaviour, step), alert_sample=sample)
+        k = sum(r.rolled_back is not None for r in res)
+        held = sum(r.held_at == step for r in res)
+        timed = [r.alerted - r.onset for r in res[:sample] if r.alerted is not None]
+        med = statistics.median(timed) if timed else float("nan")
+        print(f"{name:<10} {step:<7} {level:>6g}x {k:>5}/{runs:<6} "
+              f"{pct(held / runs):>13} {len(timed):>3}/{sample:<4} {med:>9.1f}")
+        out[(name, step, level)] = (k, held, len(timed))
     return out
 
 
@@ -367,8 +371,9 @@ def calibrate(rng, runs: int) -> None:
             for step in ("canary", "beta"):
                 account(peaks(rng, level, runs, behaviour, step), holds, budget,
                         f"{name} at {step} {level:g}x", metric)
-    print(f"CUSUM thresholds for false_rollback_budget {judge.false_rollback_budget:g} and "
-          f"hold_rollback_budget {judge.hold_rollback_budget:g} ({runs} runs per scenario)")
+    print(f"CUSUM thresholds for false_rollback_budget {judge.false_rollback_budget:g}, "
+          f"hold_rollback_budget {judge.hold_rollback_budget:g} and false_alert_budget "
+          f"{judge.false_alert_budget:g} ({runs} runs per scenario)")
     current = {f"{m.name} {c.line}": c.h for m in CATALOG.metrics.values() for c in m.cusum}
     for label in labels:
         h, what = need[label]

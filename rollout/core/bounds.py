@@ -21,7 +21,7 @@ from rollout.core.stats import PRIOR_REQUESTS, normal_bounds, proportion_bounds
 class Bounds:
     low: float
     high: float
-    what: str                   # the quantity, in words
+    what: str                   # the quantity, in words, when it is not the metric itself
     unit: str                   # percent, ms, usd
 
     def inside(self, cond: Condition) -> bool:
@@ -59,7 +59,7 @@ def target(m, step, obs, catalog, alpha) -> tuple[Bounds, Condition] | str:
     n = can.counts[REQUESTS.key]
     if kind == "percentage":
         k = can.counts.get(percentage_tally(m).key, 0)
-        return _share(k, n, alpha, m.title.lower()), cond
+        return _share(k, n, alpha, ""), cond
     if kind == "percentile":
         p = m.aggregate["percentile"]["p"]
         if cond.op not in ("<", "<="):
@@ -73,7 +73,7 @@ def target(m, step, obs, catalog, alpha) -> tuple[Bounds, Condition] | str:
             return "no spread of the canary values yet"
         mean, var, sd, _ = got
         lo, hi = normal_bounds(mean, var, sd * sd / PRIOR_REQUESTS, alpha)
-        return Bounds(lo, hi, m.title.lower(), m.unit), cond
+        return Bounds(lo, hi, "", m.unit), cond
     if m.derived:
         return _savings(m, obs, catalog, alpha, cond)
     return f"no evidence method for {m.name}"
@@ -92,8 +92,7 @@ def _savings(m, obs, catalog, alpha, cond):
     var = vc / mc ** 2 + vk / mk ** 2                  # delta method: var of ln(mc / mk)
     ref = ((sc / mc) ** 2 + (sk / mk) ** 2) / PRIOR_REQUESTS
     lo, hi = normal_bounds(math.log(mc / mk), var, ref, alpha)
-    return Bounds(100 * (1 - math.exp(hi)), 100 * (1 - math.exp(lo)),
-                  f"{m.title.lower()}", "percent"), cond
+    return Bounds(100 * (1 - math.exp(hi)), 100 * (1 - math.exp(lo)), "", "percent"), cond
 
 
 def versus_control(m, obs, alpha) -> Bounds | str:
@@ -112,7 +111,7 @@ def versus_control(m, obs, alpha) -> Bounds | str:
         ref = (p1 * (1 - p1) + p2 * (1 - p2)) / PRIOR_REQUESTS
         est = 100 * (can.counts.get(key, 0) / n1 - ctl.counts.get(key, 0) / n2)
         lo, hi = normal_bounds(est, 1e4 * var, 1e4 * ref, alpha)
-        return Bounds(lo, hi, f"{m.title.lower()}, canary minus control", "percent")
+        return Bounds(lo, hi, "canary minus control", "percent")
     if kind == "average":
         field = m.aggregate["average"]
         a, b = _mean(can, field), _mean(ctl, field)
@@ -120,5 +119,5 @@ def versus_control(m, obs, alpha) -> Bounds | str:
             return "no spread of the values of both cohorts yet"
         ref = (a[2] ** 2 + b[2] ** 2) / PRIOR_REQUESTS
         lo, hi = normal_bounds(a[0] - b[0], a[1] + b[1], ref, alpha)
-        return Bounds(lo, hi, f"{m.title.lower()}, canary minus control", m.unit)
+        return Bounds(lo, hi, "canary minus control", m.unit)
     return f"no difference method for {m.name}"

@@ -69,7 +69,7 @@ def _absolute(catalog, m, step, obs, alpha, charts, shown) -> Check:
     evidence = {"charts": [_chart_json(r) for r in readings if isinstance(r, cusum.Reading)]}
     got = bounds.target(m, step, obs, catalog, alpha) if obs else "no observations"
     if not isinstance(got, str):
-        evidence["bounds"] = {"method": "confidence sequence", "of": got[0].what,
+        evidence["bounds"] = {"method": "confidence sequence", "of": got[0].what or m.title,
                               "low": _r(got[0].low), "high": _r(got[0].high),
                               "confidence": catalog.confidence}
     crossed = _crossed(m, readings)
@@ -92,7 +92,7 @@ def _absolute(catalog, m, step, obs, alpha, charts, shown) -> Check:
         return Check(m.name, INCONCLUSIVE, can, ctl, reason=f"{m.title}: {why}", code=code,
                      evidence=evidence, **common)
     b, cond = got
-    said = f"{b.what} {_span(b)} with {catalog.confidence:.0%} confidence"
+    said = f"{b.what + ' ' if b.what else ''}{_span(b)} with {_level(catalog)} confidence"
     if b.inside(cond):
         return Check(m.name, PASS, can, ctl, reason=f"{m.title} meets target {target}: {said}",
                      code=Code.TARGET_MET, evidence=evidence, **common)
@@ -103,6 +103,10 @@ def _absolute(catalog, m, step, obs, alpha, charts, shown) -> Check:
     return Check(m.name, INCONCLUSIVE, can, ctl, code=Code.INSUFFICIENT_EVIDENCE,
                  evidence=evidence, reason=f"{m.title}: not yet shown to meet target "
                                            f"{target}: {said}", **common)
+
+
+def _level(catalog) -> str:
+    return f"{catalog.confidence * 100:g} %"
 
 
 def _r(v):
@@ -160,7 +164,7 @@ def _compare(catalog, m, step, obs, alpha, shown) -> Check:
                      code=Code.NO_DATA, **common)
     evidence = {"bounds": {"method": "confidence sequence", "of": got.what, "low": _r(got.low),
                            "high": _r(got.high), "confidence": catalog.confidence}}
-    said = f"canary minus control {_span_delta(got)} with {catalog.confidence:.0%} confidence"
+    said = f"canary minus control {_span_delta(got)} with {_level(catalog)} confidence"
     worse = got.low > margin if m.worse == "higher" else got.high < margin
     if worse:
         verdict = ROLLBACK if catalog.judge.regression_rolls_back else HOLD

@@ -8,8 +8,12 @@ least 1 - alpha they contain the truth at every look of the step simultaneously 
 inequality on a mixture martingale). No request minimum is needed: with little data the
 bounds are simply wide, and "insufficient evidence" is the honest answer.
 
-- proportion_bounds: the beta-binomial mixture (Jeffreys prior) of Bernoulli likelihood
-  ratios, exact for any count (Robbins 1970; Howard et al. 2021, section 3).
+- proportion_bounds: one-sided beta-binomial mixtures of Bernoulli likelihood ratios,
+  exact for any count (Robbins 1970; Howard et al. 2021, section 3). For the upper bound
+  the mixture is the Jeffreys prior truncated below the candidate q, so its martingale
+  tests "p < q" against p = q (and is a supermartingale for any p >= q); the lower bound
+  mirrors it. A one-sided mixture spends no prior mass on the side it cannot show, which
+  makes "target met" about a fifth cheaper in requests than a two-sided one.
 - normal_bounds: the normal mixture for an estimate with approximately Gaussian error
   and estimated variance (an asymptotic confidence sequence, Waudby-Smith et al. 2021):
   |estimate - truth| <= sqrt(2 (I + r) ln(sqrt((I + r) / r) / alpha)) / I, with I the
@@ -24,33 +28,40 @@ JEFFREYS = 0.5
 PRIOR_REQUESTS = 100
 
 
-def _log_mixture(k: float, n: float, q: float) -> float:
-    """ln of the mixture martingale of k successes in n at the null q."""
-    def betaln(x, y):
-        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+def _log_mixture(k: float, n: float, q: float, below: bool) -> float:
+    """ln of the mixture martingale of k successes in n against the null q, the Jeffreys
+    prior truncated to the side of q it tests (below: "p < q")."""
+    from scipy.special import betainc, betaln
 
-    return (betaln(JEFFREYS + k, JEFFREYS + n - k) - betaln(JEFFREYS, JEFFREYS)
+    a = b = JEFFREYS
+    post, prior = betainc(a + k, b + n - k, q), betainc(a, b, q)
+    if not below:
+        post, prior = 1.0 - post, 1.0 - prior
+    if post <= 0.0 or prior <= 0.0:
+        return -math.inf
+    return (betaln(a + k, b + n - k) + math.log(post) - betaln(a, b) - math.log(prior)
             - k * math.log(q) - (n - k) * math.log1p(-q))
 
 
 def proportion_bounds(k: float, n: float, alpha: float) -> tuple[float, float]:
-    """(low, high) of a proportion after k of n; (0, 1) without data."""
+    """(low, high) of a proportion after k of n, each a one-sided bound at `alpha`;
+    (0, 1) without data."""
     if n <= 0:
         return 0.0, 1.0
     k = min(max(k, 0.0), n)
-    level, p = math.log(1 / alpha), k / n
+    level, p, eps = math.log(1 / alpha), k / n, 1e-12
 
-    def edge(inside, outside):       # the point where the martingale reaches 1/alpha
-        if _log_mixture(k, n, outside) < level:
+    def edge(inside, outside, below):   # where the martingale reaches 1/alpha
+        if _log_mixture(k, n, outside, below) < level:
             return outside
         for _ in range(60):
             mid = (inside + outside) / 2
-            inside, outside = (mid, outside) if _log_mixture(k, n, mid) < level else (inside, mid)
+            shown = _log_mixture(k, n, mid, below) >= level
+            inside, outside = (inside, mid) if shown else (mid, outside)
         return outside
 
-    eps = 1e-12
-    return (edge(max(p, eps), eps) if k > 0 else 0.0,
-            edge(min(p, 1 - eps), 1 - eps) if k < n else 1.0)
+    return (edge(max(p, eps), eps, below=False) if k > 0 else 0.0,
+            edge(min(p, 1 - eps), 1 - eps, below=True) if k < n else 1.0)
 
 
 def normal_bounds(estimate: float, variance: float, reference_variance: float,
