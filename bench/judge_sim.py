@@ -14,6 +14,7 @@ extension; a step still held after it stops the rollout (a person decides).
     python bench/judge_sim.py              the table (minutes)
     python bench/judge_sim.py --quick      few runs, for CI: the mechanics
     python bench/judge_sim.py --calibrate  the CUSUM thresholds h for the catalog's budgets
+    python bench/judge_sim.py --curve      what the hold budget costs in detection time
 """
 from __future__ import annotations
 
@@ -305,15 +306,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few runs: the mechanics, for CI")
     ap.add_argument("--calibrate", action="store_true", help="print the thresholds h")
+    ap.add_argument("--curve", action="store_true",
+                    help="what the hold budget costs: error thresholds scaled down, at 1x")
     ap.add_argument("--runs", type=int, help="healthy rollouts per traffic level")
     ap.add_argument("--seed", type=int, default=2026)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     t = time.perf_counter()
-    if args.calibrate:
-        from simcalibrate import calibrate
+    if args.calibrate or args.curve:
+        from simcalibrate import calibrate, curve
 
-        calibrate(rng, args.runs or 2000)
+        (curve if args.curve else calibrate)(rng, args.runs or (400 if args.curve else 2000))
         print(f"\n{time.perf_counter() - t:.0f} s")
         return 0
     print(f"judge: {CATALOG.judge.method}, budgets: false rollback "

@@ -39,7 +39,8 @@ CALIBRATE_AT = [
 
 def peaks(rng, level, runs, behaviour=None, step_of_onset=None, chunk=250) -> dict[str, np.ndarray]:
     """Per chart, each run's highest statistic: over the whole healthy rollout, or from a
-    fault's onset to its step's end plus the hold extension."""
+    fault's onset to the rollout's end (a late onset may pass a step's decision unseen,
+    so the fault is assumed to go on through every later step, each with its extension)."""
     parts = [_peaks(rng, level, min(chunk, runs - i), behaviour, step_of_onset)
              for i in range(0, runs, chunk)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -47,11 +48,14 @@ def peaks(rng, level, runs, behaviour=None, step_of_onset=None, chunk=250) -> di
 
 def _peaks(rng, level, runs, behaviour, step_of_onset) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for step, pct, soak in LADDER:
-        if step_of_onset not in (None, step):
+    names = [step for step, _, _ in LADDER]
+    first = names.index(step_of_onset) if step_of_onset else 0
+    for i, (step, pct, soak) in enumerate(LADDER):
+        if i < first:
             continue
         looks = soak * 12 + (EXTENSION_H * 12 if behaviour is not None else 0)
-        onset = rng.integers(0, soak * 12, runs) if behaviour is not None else None
+        onset = None if behaviour is None else \
+            rng.integers(0, soak * 12, runs) if i == first else np.zeros(runs, int)
         tr = generate(rng, CATALOG, runs, looks, DAILY * level / 24, pct, behaviour, onset)
         after = np.arange(looks)[None, :] >= (onset[:, None] if onset is not None else 0)
         for label, s in charts(step):
@@ -94,3 +98,32 @@ def calibrate(rng, runs: int) -> None:
         h, what = need[label]
         print(f"  {label:<32} h >= {math.ceil(h * 2) / 2:5.1f}   (catalog {current[label]:g}; "
               f"bound by {what or 'nothing'})")
+
+
+def curve(rng, runs: int, scales=(0.4, 0.6, 0.8, 1.0)) -> None:
+    """The price of the hold budget at 1x: the error charts' thresholds scaled down, the
+    share of canaries parked at 3 % errors rolled back (onset in the canary, exposure to
+    the rollout's end) against the median hours to roll back 10 % and 30 % errors."""
+    errors = [(label, s) for label, s in charts("canary")
+              if label.startswith("skill_error_rate") and not s.holds]
+    print(f"error charts' h scaled, 1x, {runs} runs: hold-band 3 % rolled back | median hours "
+          f"from onset to rollback, canary 10 % / 30 %")
+    parked = peaks(rng, 1.0, runs, HOLDS["error 3 %"][0], "canary")
+    onset = rng.integers(0, 72 * 12, runs)
+    delays = {}
+    for p in (10.0, 30.0):
+        tr = generate(rng, CATALOG, runs, 120 * 12, DAILY / 24, 5, replace(CANARY, error=p), onset)
+        delays[p] = {label: statistic(s, tr) for label, s in errors}
+    for k in scales:
+        rolled = np.zeros(runs, bool)
+        for label, s in errors:
+            rolled |= parked[label] >= k * s.h
+        medians = []
+        for p in (10.0, 30.0):
+            first = np.full(runs, np.inf)
+            for label, s in errors:
+                hit = delays[p][label] >= k * s.h
+                first = np.minimum(first, np.where(hit.any(axis=1), hit.argmax(axis=1), np.inf))
+            medians.append(float(np.median((first + 1 - onset) / 12)))
+        print(f"  h x {k:.1f} ({', '.join(f'{k * s.h:.1f}' for _, s in errors)}): "
+              f"{100 * rolled.mean():5.1f} % | {medians[0]:5.2f} h / {medians[1]:4.2f} h")
