@@ -169,8 +169,11 @@ def read(m, chart, step, obs, catalog) -> Reading | Unread | None:
     if not obs.edges or not len(n):
         return Unread("no canary requests in the step yet")
     if s.kind == "bernoulli":
-        x, scale = bernoulli_increments(s, n, can.buckets[s.key]), 1.0
-        describe = _count_basis(m, s, n, can.buckets[s.key])
+        counted = can.buckets.get(s.key)
+        if counted is None or len(counted) != len(n):
+            return Unread(f"the metric source returned no {s.key} tally", blind=True)
+        x, scale = bernoulli_increments(s, n, counted), 1.0
+        describe = _count_basis(m, s, n, counted)
     else:
         total, present = (t.key for t in sum_tallies(s.field))
         if not ctl.counts.get(present) and not s.baseline:
@@ -179,6 +182,8 @@ def read(m, chart, step, obs, catalog) -> Reading | Unread | None:
         if not cvs:
             return Unread(f"fewer than {MIN_SPREAD_VALUES} costs in a cohort yet: their "
                           f"spread is unknown")
+        if any(k not in co.buckets for k in (total, present) for co in (can, ctl)):
+            return Unread(f"the metric source returned no {total} tally", blind=True)
         sums, counts = can.buckets[total], can.buckets[present]
         x = ratio_increments(s, sums, counts, ctl.buckets[total], ctl.buckets[present])
         scale, describe = ratio_scale(s, max(cvs)), _cost_basis(s, x, counts)
