@@ -65,7 +65,8 @@ class Names:
         """The catalog whose service-level queries watch this stack's resources."""
         if self.prod:
             return catalog
-        metrics = {name: replace(m, nrql_override=self.query(m.nrql_override))
+        metrics = {name: replace(m, nrql_override=self.query(m.nrql_override),
+                                 ran=m.ran and {**m.ran, "nrql": self.query(m.ran["nrql"])})
                    if m.nrql_override else m for name, m in catalog.metrics.items()}
         return replace(catalog, metrics=metrics)
 

@@ -30,7 +30,7 @@ from typing import Callable
 
 from rollout.adapters.store.base import FlagStore
 from rollout.core.rules import active_abort
-from rollout.core.state import ABORTED, CHANGES, DRIFT, Event, FlagState
+from rollout.core.state import ABORTED, ALERTED, CHANGES, DRIFT, Event, FlagState
 from rollout.errors import RolloutError, UserError
 
 DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
@@ -88,14 +88,16 @@ def incident_of(state: FlagState, event: Event):
 
     sev = event.evidence.get("severity", DEFAULT_SEVERITY)
     drift = event.kind == DRIFT
+    headline, action = {DRIFT: ("flag drift", "flag store drift"),
+                        ALERTED: ("hold and investigate", "hold and investigate alert")
+                        }.get(event.kind, ("rollback", "automatic rollback"))
     return Incident(flag=state.flag, revision=event.revision or "unknown", severity=sev,
                     title=event.evidence.get("title") or f"{state.flag} rolled back to 0%",
                     reasons=event.reasons, evidence_markdown=event.evidence.get("markdown", ""),
                     from_percentage=(event.evidence.get("served", event.from_pct) if drift
                                      else event.from_pct) or 0,
                     to_percentage=event.to_pct or 0, at=event.at, state_path=state.path,
-                    headline="flag drift" if drift else "rollback",
-                    action="flag store drift" if drift else "automatic rollback")
+                    headline=headline, action=action)
 
 
 def _attempt(store: FlagStore, event: Event, channel: str, send: Callable[[int], str],
@@ -179,6 +181,44 @@ def alert_drift(state: FlagState, store: FlagStore, event: Event, notifiers: Not
     incident = incident_of(state, event)
     return _send_all(store, event, [("slack", lambda attempt: notifiers.slack.notify(
         incident, repeat=attempt > 1))], now, notifiers)
+
+
+def hold_alerts(state: FlagState, store: FlagStore, applied, result, history,
+                notifiers: Notifiers, now: datetime, *, commit: str, actor: str) -> dict[str, str]:
+    """SEV3 "hold and investigate" to Slack, once per (flag, step, reason code): a history
+    row per alert, its delivery claimed like an abort's. Two guards may both write the row;
+    both then deliver through the earliest one, so Slack hears it once."""
+    from rollout.core.gate_render import render_markdown
+    from rollout.core.rules import applied_since
+
+    since = applied_since(history, state.flag, applied.percentage)
+    step_key = f"{result.step}@{since.isoformat() if since else 'unknown'}"
+    report = {}
+    for code in sorted({str(c.code) for c in result.alerts}):
+        checks = [c for c in result.alerts if c.code == code]
+
+        def rows():
+            return [e for e in store.history(state.flag) if e.kind == ALERTED and
+                    e.evidence.get("code") == code and e.evidence.get("step") == step_key]
+        if not rows():
+            store.record(Event(
+                flag=state.flag, at=now, kind=ALERTED, from_pct=applied.percentage,
+                to_pct=applied.percentage, reasons=tuple(c.reason for c in checks),
+                revision=state.revision, commit=commit, actor=actor,
+                evidence={"code": code, "step": step_key, "severity": "SEV3",
+                          "title": f"hold and investigate {state.flag} at {result.step}: "
+                                   + ", ".join(c.name for c in checks),
+                          "markdown": render_markdown(result)}))
+        event = rows()[0]
+        if notifiers.slack is None:
+            report[f"slack (SEV3 {code})"] = notifiers.missing.get("slack", "not configured")
+            continue
+        incident = incident_of(state, event)
+        outcome = _send_all(store, event, [("slack", lambda attempt: notifiers.slack.notify(
+            incident, repeat=attempt > 1))], now, notifiers)["slack"]
+        if " earlier" not in outcome:
+            report[f"slack (SEV3 {code})"] = outcome
+    return report
 
 
 def pending_deliveries(state: FlagState, store: FlagStore, notifiers: Notifiers,

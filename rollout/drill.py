@@ -18,12 +18,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from rollout.core.bucketing import bucket
-from rollout.gating import GUARD_WINDOW, STEP_UP_WINDOW
 from rollout.core.state import FlagState
 from rollout.errors import ExternalError
 
 FAULTS = ("none", "error-rate", "latency", "provider-outage")
 HOLD_EXTENSION = timedelta(hours=48)   # playbook: "If HOLD: extend canary monitoring for 48 more hours"
+PADDING = timedelta(hours=48)          # simulated time after the ladder's soaks, for holds
 MODELS = (("claude-haiku", 0.55), ("claude-sonnet", 0.40), ("claude-opus", 0.05))
 
 
@@ -53,10 +53,8 @@ FAULTY = {
 class DrillConfig:
     fault: str = "none"
     speed: float = 0.0                   # simulated seconds per real second; 0 = as fast as possible
-    requests_per_hour: int = 2400        # 5 % of it must reach the gate's 100-request minimum
+    requests_per_hour: int = 2400        # at 5 %, 120 canary requests an hour
     tick: timedelta = timedelta(minutes=30)          # guard interval (simulated)
-    guard_window: timedelta = GUARD_WINDOW
-    gate_window: timedelta = STEP_UP_WINDOW
     fault_after: timedelta = timedelta(hours=24)     # into the canary step
     seed: int = 7
 
@@ -145,7 +143,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     base = replace(base, preflight=())
     rng = np.random.default_rng(cfg.seed)
     ladder = base.ladder
-    total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + 2 * cfg.gate_window
+    total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + PADDING
     t0 = ((ends_by or datetime.now(timezone.utc)) - total).replace(minute=0, second=0, microsecond=0)
     now = t0
     events_url = events_url or store_url
@@ -183,7 +181,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
 
     def reconcile_now():
         out = reconcile_flag(state, store, now, commit=state.revision, actor=actor,
-                             gate=make_gate(None, store_url, store, cfg.gate_window, source))
+                             gate=make_gate(None, store_url, store, source=source))
         d = out.decision
         if d.action != "noop":
             note("reconcile", d.action, d.from_pct, d.to_pct, d.reasons)
@@ -211,10 +209,9 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
                     source = _OutageSource(source, fault_at)
         faulty = FAULTY.get(cfg.fault) if fault_at else None
         pct = applied_pct
-        # The full rate where the canary is thinnest (5 %: 120 canary requests an hour,
-        # enough for the gate's minimum of 100 in a 1 h window); a quarter of it at later
-        # steps, where a quarter still leaves each cohort well above the minimum. The
-        # drill rehearses decisions, not load.
+        # The full rate where the canary is thinnest (5 %: 120 canary requests an hour);
+        # a quarter of it at later steps, which still gives each cohort more. The drill
+        # rehearses decisions, not load.
         share = max(0.25, first_live / pct) if pct else 1.0
         insert_columns(db, generate_columns(rng, now, cfg.tick, max(1, round(per_tick * min(1.0, share))), pct,
                                   lambda canary: (faulty or CANARY) if canary else CONTROL))
@@ -222,8 +219,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
         if cfg.speed:
             time.sleep(cfg.tick.total_seconds() / cfg.speed)
         started = clock()
-        out = guard_flag(state, store, source, notifiers, now, window=cfg.guard_window,
-                         commit=state.revision, actor=actor)
+        out = guard_flag(state, store, source, notifiers, now, commit=state.revision, actor=actor)
         if out.action == "rolled_back":
             detection_ms = round((clock() - started) * 1000, 1)
             note("guard", "rollback", out.from_pct, 0, out.reasons)

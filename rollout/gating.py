@@ -1,6 +1,11 @@
 """The gate as the controller uses it: soak from the store's history, metrics from a
-source, judged by the pure gate. One path for `gate`, `reconcile`, `validate`, `guard`
-and `drill`, so they cannot disagree."""
+source, judged by the pure gate. One path for `gate`, `reconcile`, `validate`, `guard`,
+`drill` and the reports, so they cannot disagree.
+
+The judge reads the step's own data: everything since the store last changed to the
+applied percentage (docs/judge.md). Evidence accumulates over the step instead of being
+cut into windows; a window is only a cap asked for by hand (`rollout gate --window`), or
+the fallback when the store has no record of when the step began."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,8 +15,7 @@ from rollout.core.rules import soak_status
 from rollout.core.state import FlagState, format_duration
 from rollout.errors import ExternalError
 
-STEP_UP_WINDOW = timedelta(hours=24)   # may the step proceed: judged on the last day
-GUARD_WINDOW = timedelta(hours=1)      # should it roll back: judged on the last hour
+FALLBACK_WINDOW = timedelta(hours=24)  # no record of when the step began: the last day
 
 
 def applied_as_of(history, applied, at: datetime) -> int:
@@ -27,9 +31,17 @@ def applied_as_of(history, applied, at: datetime) -> int:
     return 0
 
 
+def evidence_start(soak, now: datetime, window: timedelta | None = None) -> datetime:
+    """Where the judged data begins: the step's start, capped to `window` if given."""
+    start = soak.since if soak.since is not None and soak.since < now else None
+    if window is not None:
+        return max(start or now - window, now - window)
+    return start or now - FALLBACK_WINDOW
+
+
 def gate_result(state: FlagState, applied_pct: int, history, source, now: datetime,
-                window: timedelta, catalog=None, min_requests: int | None = None):
-    """Judge the applied step of `state` as of `now` over the window that ends then."""
+                window: timedelta | None = None, catalog=None):
+    """Judge the applied step of `state` as of `now` on the step's data up to then."""
     from rollout.core.gate import evaluate, soak_check
 
     catalog = catalog or load_catalog()
@@ -39,17 +51,17 @@ def gate_result(state: FlagState, applied_pct: int, history, source, now: dateti
     observations, error = None, None
     if applied_pct > 0:
         try:
-            observations = source.fetch(catalog, now - window, now)
+            observations = source.fetch(catalog, evidence_start(soak, now, window), now)
         except ExternalError as exc:
             error = str(exc)
     return evaluate(catalog, step.name if step else f"{applied_pct}%", observations,
                     soak=soak_check(soak.done, soak.describe(),
                                     format_duration(soak.required) if soak.required else None),
-                    source_error=error, min_requests=min_requests, flag=state.flag, at=now,
+                    source_error=error, flag=state.flag, at=now,
                     next_step=nxt.name if nxt else None)
 
 
-def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta = STEP_UP_WINDOW,
+def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta | None = None,
               source=None):
     """The reconciler's gate: (state, applied %, now) -> (verdict, reasons, source failed). The metric
     source is opened on first use (most reconciles have no step up to judge)."""

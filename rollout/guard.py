@@ -9,15 +9,20 @@ Order matters and is the point of this module:
    undoes the rollback.
 A guard that could not judge a live flag (the metric source or the store failed) says so
 (`blind`), and the run exits 4: a blind guard must never look green.
+A step held on evidence of a hold band or a regression against control (reason codes
+HOLD_BAND, REGRESSION_VS_CONTROL) is not rolled back: the playbook says "hold and
+investigate", so Slack gets a SEV3 alert, once per (flag, step, code), through the same
+history row + claimed delivery machinery (rollout/deliveries.py `hold_alerts`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rollout.adapters.store.base import FlagStore
 from rollout.core.state import ABORTED, Applied, Event, FlagState
-from rollout.deliveries import DEFAULT_SEVERITY, Notifiers, deliver, pending_deliveries  # noqa: F401
+from rollout.deliveries import (DEFAULT_SEVERITY, Notifiers, deliver, hold_alerts,  # noqa: F401
+                                pending_deliveries)
 from rollout.errors import ConflictError, ExternalError, RolloutError
 
 
@@ -34,13 +39,16 @@ class Outcome:
     # metrics the source does not measure at all: a configuration fact, not a failure
     omitted: tuple[tuple[str, str], ...] = ()
     drift: str = ""                  # the store contradicted the history: what was done
+    code: str = ""                   # the verdict's reason code (rollout.core.gate.Code)
+    codes: list[str] = field(default_factory=list)   # codes of every check that did not pass
 
     def to_json(self) -> dict:
         return {"flag": self.flag, "action": self.action, "from": self.from_pct,
                 "reasons": self.reasons, "severity": self.severity,
                 "deliveries": self.deliveries, "blind": self.blind,
                 "blind_reason": self.blind_reason or None,
-                "omitted": [list(o) for o in self.omitted], "drift": self.drift or None}
+                "omitted": [list(o) for o in self.omitted], "drift": self.drift or None,
+                "code": self.code, "codes": self.codes}
 
 
 def severity_of(metric_names: list[str], catalog) -> str:
@@ -101,65 +109,44 @@ def _blind(result) -> str:
     return next(c.reason for c in result.checks if c.verdict == "error")
 
 
-def widening(window: timedelta) -> list[timedelta]:
-    """The window, then 4x, 12x... wider, up to the step-up gate's own window (24 h)."""
-    from rollout.gating import STEP_UP_WINDOW
-
-    spans = [window]
-    for factor in (4, 12, 24):
-        wider = min(window * factor, STEP_UP_WINDOW)
-        if wider > spans[-1]:
-            spans.append(wider)
-    return spans
-
-
-def _too_thin(result) -> bool:
-    return any(c.verdict == "inconclusive" and "too little data" in c.reason
-               for c in result.checks)
-
-
 def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers, now: datetime,
-               *, window, commit: str, actor: str, catalog=None) -> Outcome:
-    """Evaluate the rollback triggers of one flag and act on them."""
+               *, window=None, commit: str, actor: str, catalog=None) -> Outcome:
+    """Judge one live flag on its step's data and act: roll back, alert SEV3, or nothing.
+    `window`, when given, caps the judged data to the last `window` of the step."""
     from rollout.core.gate import ROLLBACK
     from rollout.core.gate_render import render_markdown
     from rollout.core.catalog import load_catalog
     from rollout.gating import gate_result
 
     catalog = catalog or load_catalog()
+    who = dict(commit=commit, actor=actor)
     applied = store.read(state.flag)
     owed = pending_deliveries(state, store, notifiers, now)
-    applied, drift = _drift(state, store, applied, owed, notifiers, now, commit=commit, actor=actor)
+    applied, drift = _drift(state, store, applied, owed, notifiers, now, **who)
     if applied is None or applied.percentage == 0:
         return Outcome(state.flag, "skipped", applied.percentage if applied else None,
                        ["flag is at 0%: nothing to guard"], deliveries=owed, drift=drift)
     history = store.history(state.flag)
-    # Judge the last `window`; where traffic is too thin for the gate's minimum (at the
-    # seed's ~10,000 requests a day a 5 % canary sees ~21 an hour), widen it step by step
-    # rather than stay blind. A wider window dilutes a fresh fault, so it is the fallback.
-    for span in widening(window):
-        result = gate_result(state, applied.percentage, history, source, now, span, catalog)
-        if result.verdict == ROLLBACK or not _too_thin(result):
-            break
+    result = gate_result(state, applied.percentage, history, source, now, window, catalog)
+    seen = dict(blind=result.source_failed, blind_reason=_blind(result), omitted=result.omitted,
+                drift=drift, code=str(result.code),
+                codes=sorted({str(c.code) for c in result.checks if c.verdict != "pass"}))
     if result.verdict != ROLLBACK:
         action = "healthy" if result.verdict == "proceed" else "held"
-        # a step that is merely held (soak, inconclusive, source down) is not rolled back
-        return Outcome(state.flag, action, applied.percentage, result.reasons, deliveries=owed,
-                       blind=result.source_failed, blind_reason=_blind(result),
-                       omitted=result.omitted, drift=drift)
+        # a step that is merely held (soak, evidence, source down) is not rolled back
+        alerts = hold_alerts(state, store, applied, result, history, notifiers, now, **who)
+        return Outcome(state.flag, action, applied.percentage, result.reasons,
+                       "SEV3" if result.alerts else "", {**owed, **alerts}, **seen)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]
     evidence = {"severity": sev, "title": f"automatic rollback of {state.flag}: "
                 + ", ".join(c.name for c in triggered),
                 "gate": result.to_json(), "markdown": render_markdown(result)}
-    event = abort(state, store, applied, reasons=reasons, evidence=evidence, now=now,
-                  commit=commit, actor=actor)
+    event = abort(state, store, applied, reasons=reasons, evidence=evidence, now=now, **who)
     if event is None:
         return Outcome(state.flag, "lost_race", applied.percentage,
                        ["another controller changed the flag first; not rolled back twice"],
-                       sev, owed, omitted=result.omitted, drift=drift)
+                       sev, owed, **seen)
     return Outcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
-                   {**owed, **deliver(state, store, event, notifiers, now)},
-                   blind=result.source_failed, blind_reason=_blind(result),
-                   omitted=result.omitted, drift=drift)
+                   {**owed, **deliver(state, store, event, notifiers, now)}, **seen)

@@ -25,8 +25,10 @@ def test_drill_behaves_as_the_playbook_requires(tmp_path, fault, final, rolled_b
     actions = [(d["by"], d["action"], d["from"], d["to"]) for d in out["decisions"]]
     assert ("reconcile", "apply", 0, 5) in actions
     if rolled_back:
-        # detected at the first guard run whose window holds faulty traffic
-        assert out["fault_to_rollback_minutes"] <= out["guard_interval_minutes"]
+        # on evidence: at 120 canary requests an hour, 12 % errors cross the 5 % chart
+        # within ~165 requests (docs/judge.md); 9 s latency within the first interval
+        limit = 180 if fault == "error-rate" else out["guard_interval_minutes"]
+        assert out["fault_to_rollback_minutes"] <= limit
         assert out["detection_to_rollback_ms"] < 1000
         assert actions[-1] == ("guard", "rollback", 5, 0)
         assert not any(a[1] == "apply" and a[3] == 25 for a in actions)
@@ -60,12 +62,12 @@ def test_drill_refuses_a_store_with_this_flag(tmp_path):
     assert again.returncode == 2 and "a store of its own" in again.stderr
 
 
-def test_at_the_seeds_traffic_the_guard_widens_its_window_and_still_rolls_back(tmp_path):
-    """~10,000 requests a day (playbook baseline): a 5 % canary sees ~21 requests an hour,
-    too few for a 1 h window; the guard widens it instead of staying blind."""
+def test_at_the_seeds_traffic_evidence_accumulates_and_the_guard_still_rolls_back(tmp_path):
+    """~10,000 requests a day (playbook baseline): a 5 % canary sees ~21 requests an hour.
+    No window, no floor: the charts add each request's evidence until it suffices."""
     store = f"sqlite:///{tmp_path}/drill.db"
     r = rollout(["drill", "--fault", "error-rate", "--rate", "420", "--store", store,
                  "--output", "json"], ROOT)
     out = json.loads(r.stdout)
     assert r.returncode == 0 and out["rolled_back"] and out["final_percentage"] == 0
-    assert out["fault_to_rollback_minutes"] <= 4 * 60
+    assert out["fault_to_rollback_minutes"] <= 16 * 60

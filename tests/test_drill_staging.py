@@ -51,8 +51,11 @@ def test_a_staging_drill_walks_its_own_flag_and_records_evidence_in_production(s
     assert (row.kind, row.actor, ev["verdict"], ev["fault"], ev["tests"]) == (
         "drill", "ci", "pass", "error-rate", "rollback")
     assert ev["store_kind"] == "postgres" and ev["drill_flag"] == name
-    assert ev["fault_to_rollback_minutes"] <= ev["guard_interval_minutes"]
-    assert "rolled back within 30 simulated minutes" in row.reasons[0]
+    # the judge needs the step's evidence (~165 canary requests at the drill's rate):
+    # a few guard intervals, not one (docs/judge.md)
+    minutes = ev["fault_to_rollback_minutes"]
+    assert 0 < minutes <= 6 * ev["guard_interval_minutes"]
+    assert f"rolled back within {minutes} simulated minutes" in row.reasons[0]
     assert pg.PASSWORD not in r.stdout + r.stderr + json.dumps(row.to_json())
     assert ev["store"] in r.stdout and "@127.0.0.1:" in ev["store"]
 

@@ -34,7 +34,7 @@ RATE = "600"                            # requests per simulated hour: enough to
 UNSET = ("ROLLOUT_STORE", "ROLLOUT_METRICS", "ROLLOUT_HISTORY", "GITHUB_STEP_SUMMARY",
          "NEW_RELIC_API_KEY", "NEW_RELIC_ACCOUNT_ID")
 
-AFTER_ABORT = "2026-11-17T09:00Z"
+AFTER_ABORT = "2026-11-17T11:30Z"
 STORE = ["--store", "sqlite:///drill.db", "--flags", str(ROOT / "rollout" / "flags")]
 
 # drill fault -> [(golden file, command line, expected exit code, chart file or None)]
@@ -51,16 +51,16 @@ CASES = {
         *[(f"gate.{ext}", ["gate", FLAG, *STORE, "--at", "2026-11-26T05:30Z", "--output", out],
            1, None) for ext, out in (("md", "markdown"), ("json", "json"), ("txt", "table"))],
     ],
-    "error-rate": [            # the guard rolled back at 2026-11-17 07:00; two hours later:
+    "error-rate": [            # the guard rolled back at 2026-11-17 09:30; two hours later:
         ("report-daily.md", ["report", "daily", FLAG, *STORE, "--at", AFTER_ABORT], 0, None),
         ("report-final.md", ["report", "final", FLAG, *STORE, "--at", AFTER_ABORT], 0, None),
         ("report-review.md", ["report", "review", FLAG, *STORE, "--at", AFTER_ABORT, "--chart",
                               "review.svg"], 0, "review.svg"),
         ("report-review.json", ["report", "review", FLAG, *STORE, "--at", AFTER_ABORT, "-o", "json"],
          0, None),
-        # the hour before the guard rolled back (30 canary requests at this rate): ROLLBACK
-        ("gate.md", ["gate", FLAG, *STORE, "--at", "2026-11-17T06:59:59Z", "--window", "1h",
-                     "--min-requests", "30", "--output", "markdown"], 3, None),
+        # the step's evidence just before the guard rolled back: ROLLBACK
+        ("gate.md", ["gate", FLAG, *STORE, "--at", "2026-11-17T09:29:59Z", "--output", "markdown"],
+         3, None),
     ],
     "provider-outage": [
         ("report-daily.md", ["report", "daily", FLAG, *STORE, "--at", "latest"], 0, None),

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
 from rollout.drill import CANARY, CONTROL, FAULTY, generate_events
 from tests.cli import make_repo, rollout, set_percentage
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
@@ -32,8 +34,8 @@ def live(tmp_path):
     return repo
 
 
-def write_traffic(repo, canary_behaviour, start=NOW - timedelta(hours=1), n=4000, seed=1):
-    events = generate_events(np.random.default_rng(seed), start, timedelta(hours=1), n, 5,
+def write_traffic(repo, canary_behaviour, start=NOW - timedelta(hours=1), n=4000, seed=1, pct=5):
+    events = generate_events(np.random.default_rng(seed), start, timedelta(hours=1), n, pct,
                              lambda c: canary_behaviour if c else CONTROL)
     path = repo / f"events-{seed}.ndjson"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -70,7 +72,8 @@ def test_breach_rolls_back_records_abort_and_proposes_the_revert(live, fakes):
     assert r.returncode == 3, r.stdout + r.stderr
     out = json.loads(r.stdout)[0]
     assert out["action"] == "rolled_back" and out["severity"] == "SEV1"
-    assert any("Skill error rate" in reason and "rollback criterion > 5" in reason
+    assert out["code"] == "THRESHOLD_CROSSED" and "THRESHOLD_CROSSED" in out["codes"]
+    assert any(reason.startswith("Skill error rate: evidence beyond the rollback line > 5")
                for reason in out["reasons"])
     db = sqlite3.connect(live / ".rollout/flags.db")
     assert db.execute("SELECT percentage, enabled FROM feature_flags").fetchone() == (0, 0)
@@ -103,6 +106,30 @@ def test_breach_rolls_back_records_abort_and_proposes_the_revert(live, fakes):
     res = rollout(["reconcile"], live, env)
     assert res.returncode == 0 and "climbing the ladder again" in res.stdout
     assert "0% → 5%" in res.stdout
+
+
+def test_the_hold_band_alerts_slack_once_and_never_rolls_back(live, fakes):
+    """003: error rate 2-5 % "hold and investigate"; 002's +1 point over control alerts.
+    A SEV3 to Slack once per (flag, step, reason code); no page, no revert, no rollback."""
+    slack, pd, gh, env = fakes
+    # half the traffic in the canary cohort: enough evidence within the hour
+    write_traffic(live, replace(CANARY, error_rate=0.04), n=6000, pct=50)
+    r = rollout(["guard", "--once", "-o", "json"], live, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)[0]
+    assert out["action"] == "held" and out["severity"] == "SEV3" and out["code"] == "HOLD_BAND"
+    assert {"HOLD_BAND", "REGRESSION_VS_CONTROL"} <= set(out["codes"])
+    assert set(out["deliveries"]) == {"slack (SEV3 HOLD_BAND)", "slack (SEV3 REGRESSION_VS_CONTROL)"}
+    db = sqlite3.connect(live / ".rollout/flags.db")
+    assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
+    assert len(slack.messages) == 2 and not pd.requests and not gh.requests
+    assert all(m["text"].startswith("SEV3 hold and investigate alert of skills_rollout: 5% → 5%")
+               for m in slack.messages)
+    assert [h["kind"] for h in history(live)].count("alerted") == 2
+    # the next look finds the same codes: nothing sent twice, nothing rolled back
+    again = json.loads(rollout(["guard", "--once", "-o", "json"], live, env).stdout)[0]
+    assert again["action"] == "held" and again["deliveries"] == {}
+    assert len(slack.messages) == 2 and [h["kind"] for h in history(live)].count("alerted") == 2
 
 
 def test_a_failing_notifier_never_blocks_the_rollback(live, fakes):

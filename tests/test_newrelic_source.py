@@ -16,7 +16,7 @@ from rollout.adapters.metrics.base import EU_ENDPOINT, US_ENDPOINT
 from rollout.adapters.metrics.newrelic import NewRelicSource
 from rollout.adapters.metrics.sqlite_events import SQLiteEventSource, import_ndjson
 from rollout.core.catalog import load_catalog
-from rollout.core.gate import ERROR, INCONCLUSIVE, PASS, ROLLBACK, evaluate, soak_check
+from rollout.core.gate import ERROR, INCONCLUSIVE, PASS, ROLLBACK, Code, evaluate, soak_check
 from rollout.errors import ExternalError, UserError
 from tests.events import CONTROL, T0, Profile, events, scaled_catalog, write_ndjson
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
@@ -52,34 +52,47 @@ def test_one_request_carries_every_metric_for_both_cohorts(nerdgraph):
     queries = nerdgraph.queries[0]
     cohort_metrics = [m.name for m in CATALOG.metrics.values() if m.aggregate]
     service = {"s_service_health": "service_health", "s_memory_usage": "memory_usage"}
-    assert set(queries) == {"requests", "t_avg_response_time", *(f"v_{n}" for n in cohort_metrics),
-                            *service}
+    # the judge's evidence: the hour in 5-minute buckets (b0) and two standard deviations
+    evidence = {"b0", "d_executionTime", "d_cost"}
+    assert set(queries) == {"requests", *(f"v_{n}" for n in cohort_metrics), *service,
+                            "r_service_health", *evidence}
     since, until = (round(t.timestamp() * 1000) for t in HOUR)
     for alias, nrql in queries.items():
-        if alias in service:        # service-wide: the catalog's query as written, no cohort
-            assert nrql.startswith(CATALOG.metrics[service[alias]].nrql_override + " SINCE ")
+        if alias in service or alias == "r_service_health":     # service-wide, no cohort
             assert " FACET " not in nrql, alias
             continue
         assert nrql.startswith("SELECT ") and " FACET cohort " in nrql, alias
         assert f" SINCE {since} UNTIL {until}" in nrql, alias
-    # each service-level metric over its own window, ending where the evaluation ends
+    assert queries["s_memory_usage"].startswith(CATALOG.metrics["memory_usage"].nrql_override)
+    # each service-level metric over its own window, ending where the evaluation ends; the
+    # health monitor's every check counted over the same window
     assert queries["s_service_health"].endswith(f" SINCE {until - 3 * 60_000} UNTIL {until}")
+    assert queries["r_service_health"] == (
+        "SELECT count(*) FROM SyntheticCheck WHERE monitorName = 'legal-platform-web /health' "
+        f"SINCE {until - 3 * 60_000} UNTIL {until}")
     assert queries["s_memory_usage"].endswith(f" SINCE {since} UNTIL {until}")
-    assert queries["t_avg_response_time"].endswith("TIMESERIES 1 minute")
+    assert queries["b0"].startswith("SELECT count(*) AS 'k0', filter(count(*), WHERE success IS "
+                                    "FALSE) AS 'k1', ")
+    assert "filter(count(*), WHERE executionTime > 10000)" in queries["b0"]
+    assert queries["b0"].endswith("TIMESERIES 5 minutes")
+    assert queries["d_cost"].startswith("SELECT stddev(cost) AS 'sd' FROM SkillExecution FACET")
     assert re.search(r"timeout: 30\)", req.json["query"])
     assert obs.errors == {} and obs.unmeasured == frozenset()
     assert obs.cohort("canary").requests == 400 and obs.cohort("control").requests == 1600
     # the fake's healthy service: a passing check a minute, the ai-service at 62 % memory
     assert obs.service == {"service_health": 3.0, "memory_usage": 62.0}
+    assert obs.ran == {"service_health": 3.0}
+    assert len(obs.edges) == 13 and obs.edges[0] == since and obs.edges[-1] == until
 
 
 def test_one_request_for_three_times_the_metrics(nerdgraph):
     big = scaled_catalog(3)
     obs = source(nerdgraph).fetch(big, *HOUR)
     assert len(nerdgraph.requests) == 1 and obs.errors == {}
-    per_copy = sum(1 + ((m.compare or {}).get("test") == "mann_whitney")
-                   for m in CATALOG.metrics.values() if m.aggregate or m.service_level)
-    assert len(nerdgraph.queries[0]) == 1 + 3 * per_copy == 43
+    per_copy = sum(1 + bool(m.ran) for m in CATALOG.metrics.values()
+                   if m.aggregate or m.service_level)
+    # the evidence queries are shared: one bucket series and one spread per field
+    assert len(nerdgraph.queries[0]) == 1 + 3 * per_copy + 3 == 46
     assert obs.cohort("canary").values["p95_response_time_3"] == obs.cohort("canary").values["p95_response_time"]
 
 
@@ -94,20 +107,27 @@ def test_same_numbers_as_the_sqlite_source(facet_as_list):
     # the events file has no synthetic checks or process samples, and says so
     assert local.unmeasured == {"service_health", "memory_usage"} and local.service == {}
     assert nr.unmeasured == frozenset() and set(nr.service) == local.unmeasured
+    assert nr.edges == local.edges and len(nr.edges) == 13
     for cohort in ("canary", "control"):
         a, b = nr.cohort(cohort), local.cohort(cohort)
-        assert a.requests == b.requests and a.counts == b.counts
+        assert a.requests == b.requests and a.counts.keys() == b.counts.keys()
         assert a.values.keys() == b.values.keys()
         for name in b.values:
             assert a.values[name] == pytest.approx(b.values[name]), name
-        # rank tests get one value per minute from TIMESERIES, not raw events
-        assert len(a.samples["executionTime"]) == 60
+        # the judge's evidence: the same tallies in the same 5-minute buckets, same spreads
+        for key in b.buckets:
+            assert a.buckets[key] == pytest.approx(b.buckets[key]), key
+            assert a.counts[key] == pytest.approx(b.counts[key]), key
+        assert a.spreads == pytest.approx(b.spreads)
+    assert local.cohort("canary").counts["success=false"] == \
+        sum(1 for e in ROWS if e["cohort"] == "canary" and not e["success"])
 
 
 def test_gate_over_new_relic(nerdgraph):
     obs = source(nerdgraph).fetch(CATALOG, *HOUR)
     result = evaluate(CATALOG, "canary", obs, soak=soak_check(True, "served"))
-    assert {c.name: c.verdict for c in result.checks}["skill_error_rate"] == "hold"
+    # 3 % errors over 400 requests: neither shown below 2 % nor shown above it yet
+    assert {c.name: c.verdict for c in result.checks}["skill_error_rate"] == INCONCLUSIVE
 
 
 def test_empty_results_are_no_data(nerdgraph):
@@ -145,7 +165,8 @@ def test_health_checks_judged_over_their_last_3_minutes(nerdgraph):
 
     nerdgraph.events.append(success(4))      # before the 3-minute window: does not count
     obs = source(nerdgraph).fetch(CATALOG, *HOUR)
-    assert obs.service["service_health"] == 0
+    # the monitor ran its 3 rounds and every one failed: down
+    assert obs.service["service_health"] == 0 and obs.ran["service_health"] == 3
     assert gate(obs)["service_health"].verdict == ROLLBACK
     nerdgraph.events.append(success(2))
     obs = source(nerdgraph).fetch(CATALOG, *HOUR)
@@ -153,14 +174,44 @@ def test_health_checks_judged_over_their_last_3_minutes(nerdgraph):
 
 
 def test_an_account_without_service_signals(nerdgraph):
+    """A zero-result account (issue 13): count(*) of a monitor that never ran is 0, and no
+    data is not "down": the same request counts every check of the monitor, none ran."""
     nerdgraph.service = {}
     obs = source(nerdgraph).fetch(CATALOG, *HOUR)
     assert obs.errors == {} and obs.service["memory_usage"] is None
     checks = gate(obs)
     assert checks["memory_usage"].verdict == INCONCLUSIVE
-    # count(*) of a silent monitor is 0: like the pager (loss of signal), the gate takes it
-    # for a service that is down
-    assert obs.service["service_health"] == 0 and checks["service_health"].verdict == ROLLBACK
+    assert obs.service["service_health"] == 0 and obs.ran["service_health"] == 0
+    assert (checks["service_health"].verdict, checks["service_health"].code) == \
+        (INCONCLUSIVE, Code.MONITOR_SILENT)
+
+
+def test_a_monitor_late_by_a_round_is_silent_not_down(nerdgraph):
+    # results of the last minute not in yet, the two before failed: 2 of the 3 rounds
+    nerdgraph.service["SyntheticCheck"]["result"] = "FAILED"
+    nerdgraph.service["SyntheticCheck"]["monitorName"] = "other monitor"
+    end = HOUR[1]
+    nerdgraph.events += [{"eventType": "SyntheticCheck", "monitorName": "legal-platform-web /health",
+                          "result": "FAILED", "timestamp": (end - timedelta(minutes=m)).isoformat()}
+                         for m in (2, 3)]
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert obs.service["service_health"] == 0 and obs.ran["service_health"] == 2
+    assert gate(obs)["service_health"].code == Code.MONITOR_SILENT
+
+
+def test_a_failed_ran_query_is_an_error_not_a_rollback(nerdgraph):
+    nerdgraph.service["SyntheticCheck"]["result"] = "FAILED"
+    nerdgraph.fail_alias["r_service_health"] = ("NRDB query timed out", "TIMEOUT")
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    assert gate(obs)["service_health"].code == Code.SOURCE_FAILED
+
+
+def test_a_failed_bucket_series_fails_every_cohort_metric(nerdgraph):
+    nerdgraph.fail_alias["b0"] = ("NRDB query timed out", "TIMEOUT")
+    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    checks = gate(obs)
+    assert checks["skill_error_rate"].code == checks["cost_savings"].code == Code.SOURCE_FAILED
+    assert checks["memory_usage"].verdict == PASS
 
 
 def test_a_failed_service_query_is_an_error_of_that_metric(nerdgraph):

@@ -7,7 +7,6 @@ changed number there changes the pager and the gate in the same commit.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
 
 import pytest
 
@@ -70,11 +69,11 @@ def test_changing_the_error_rate_threshold_moves_alert_and_gate():
 
 def test_the_gate_itself_follows_the_changed_threshold():
     from rollout.core import gate
-    from rollout.core.observations import CohortData, Observations
+    from tests.judge_obs import steady_observations
 
-    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    seen = Observations(t, t, {"canary": CohortData(10_000, {"skill_error_rate": 4.5}),
-                               "control": CohortData(10_000, {"skill_error_rate": 1.0})})
+    # a day of 4.5 % canary errors, as the metric sources report it (per-bucket tallies)
+    seen = steady_observations(load_catalog(), {"skill_error_rate": 4.5},
+                               {"skill_error_rate": 1.0}, hours=24, per_hour=(1000, 1000))
 
     def verdict(catalog):
         result = gate.evaluate(catalog, "canary", seen, soak=None)

@@ -235,9 +235,11 @@ def test_a_new_relic_outage_makes_it_blind_and_unhealthy_not_dead(tmp_path):
         w.close()
 
 
-def test_the_hook_judges_the_alerts_minutes_not_the_whole_hour(tmp_path):
-    """A fault in the last 10 minutes only: diluted in the loop's hour (1.5 % errors
-    against control's 1 %), the webhook's 10 minutes show it (15 % > 5 %)."""
+def test_the_hook_cannot_roll_back_without_the_steps_evidence(tmp_path):
+    """An alert fires on its own few minutes; the judge needs the step's evidence. A
+    10-minute burst of 15 % errors on 120 canary requests after a healthy hour is not yet
+    evidence beyond the rollback line (docs/judge.md), so the webhook's evaluation holds:
+    a forged or early alert can never roll back by itself."""
     from datetime import timedelta
 
     from tests.events import CONTROL, Profile, events
@@ -256,6 +258,9 @@ def test_the_hook_judges_the_alerts_minutes_not_the_whole_hour(tmp_path):
                 loop["outcomes"]
             assert srv.post_hook({})[0] == 202
             h = srv.wait_until(lambda h: h["evaluations"] >= 2)
-            assert h["last_evaluation"]["outcomes"][0]["action"] == "rolled_back"
+            assert h["last_evaluation"]["trigger"] == "hook"
+            assert h["last_evaluation"]["outcomes"][0]["action"] == "held"
+            with w.db() as db:
+                assert db.execute("SELECT percentage FROM feature_flags").fetchone() == (5,)
     finally:
         w.close()

@@ -58,9 +58,15 @@ def test_import_then_fetch_every_metric(tmp_path, db, rows):
         assert got.requests == want.pop("requests")
         for name, value in want.items():
             assert got.values[name] == pytest.approx(value), name
-        n_errors = sum(not r["success"] for r in rows if r["cohort"] == cohort)
-        assert got.counts["skill_error_rate"] == n_errors
-        assert len(got.samples["executionTime"]) == got.requests
+        # the judge's tallies: per 5-minute bucket of the hour, and their totals
+        mine = [r for r in rows if r["cohort"] == cohort]
+        assert got.counts["requests"] == len(mine) and len(got.buckets["requests"]) == 12
+        assert got.counts["success=false"] == sum(not r["success"] for r in mine)
+        assert got.counts["executionTime>10000"] == sum(r["executionTime"] > 10000 for r in mine)
+        assert got.counts["sum:cost"] == pytest.approx(sum(r["cost"] for r in mine))
+        assert got.spreads["cost"] == pytest.approx(np.std([r["cost"] for r in mine], ddof=1))
+        first = [r for r in mine if r["timestamp"] < "2026-11-20T08:05"]
+        assert got.buckets["requests"][0] == len(first)
     assert segments(db) == (1, len(rows))
 
 

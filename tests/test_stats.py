@@ -1,76 +1,128 @@
-"""The two tests behind "worse than control": values, direction, edge cases, calibration."""
+"""The judge's statistics: always-valid confidence sequences (rollout/core/stats.py) and
+CUSUM charts (rollout/core/cusum.py): values, edges, and error rates over many looks."""
 import math
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 
-from rollout.core.stats import mann_whitney_p, two_proportion_p
+from rollout.core import cusum
+from rollout.core.catalog import load_catalog
+from rollout.core.stats import normal_bounds, proportion_bounds
 
-
-def z_pooled(x1, n1, x2, n2):
-    p = (x1 + x2) / (n1 + n2)
-    return (x1 / n1 - x2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+CATALOG = load_catalog()
 
 
-@pytest.mark.parametrize("x1,n1,x2,n2", [(30, 1000, 10, 1000), (15, 1000, 10, 1000),
-                                         (120, 5000, 400, 20000), (3, 100, 1, 100)])
-def test_two_proportion_matches_the_normal_tail(x1, n1, x2, n2):
-    z = z_pooled(x1, n1, x2, n2)
-    assert two_proportion_p(x1, n1, x2, n2, "higher") == pytest.approx(norm.sf(z), rel=1e-9)
-    # the other direction is the other tail
-    assert two_proportion_p(x1, n1, x2, n2, "lower") == pytest.approx(norm.cdf(z), rel=1e-9)
+# -- confidence sequences ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("k,n", [(0, 0), (0, 10), (10, 10), (9, 1500), (30, 1000), (500, 1000)])
+def test_proportion_bounds_contain_the_estimate(k, n):
+    lo, hi = proportion_bounds(k, n, 0.05)
+    assert 0.0 <= lo <= hi <= 1.0
+    if n:
+        assert lo <= k / n <= hi
+    assert (lo == 0.0) == (k == 0) and (hi == 1.0) == (k == n)
 
 
-@pytest.mark.parametrize("args,expected", [
-    ((0, 1000, 0, 1000), 1.0),        # nobody failed anywhere: nothing to find
-    ((1000, 1000, 1000, 1000), 1.0),  # everyone failed in both
-    ((5, 0, 5, 100), 1.0),            # no canary requests
-    ((5, 100, 5, 0), 1.0),            # no control requests
-    ((10, 1000, 10, 1000), 0.5),      # identical: z = 0
-])
-def test_two_proportion_edges(args, expected):
-    assert two_proportion_p(*args) == pytest.approx(expected)
+def test_proportion_bounds_tighten_with_evidence_and_loosen_with_confidence():
+    widths = [np.subtract(*proportion_bounds(n // 100, n, 0.05)[::-1]) for n in (100, 1000, 10000)]
+    assert widths[0] > widths[1] > widths[2]
+    assert proportion_bounds(20, 1000, 0.01)[1] > proportion_bounds(20, 1000, 0.05)[1]
+    # the playbook's 1x canary over its 72 h soak, healthy: shown below the 2 % target
+    assert proportion_bounds(9, 1500, 0.05)[1] < 0.02
 
 
-def test_clearly_worse_proportion_is_significant_and_better_is_not():
-    assert two_proportion_p(60, 2000, 20, 2000, "higher") < 1e-5
-    assert two_proportion_p(20, 2000, 60, 2000, "higher") > 0.999
+def test_proportion_bounds_hold_at_every_look_at_once():
+    """Asked after every 25 requests up to 1,000 (40 looks), a 95 % sequence excludes the
+    true rate in at most 5 % of streams, where a fixed-sample interval would not."""
+    rng = np.random.default_rng(9)
+    p, streams, looks = 0.02, 150, range(25, 1001, 25)
+    misses = 0
+    for _ in range(streams):
+        k = np.cumsum(rng.random(1000) < p)
+        misses += any(not (lo <= p <= hi) for lo, hi in
+                      (proportion_bounds(int(k[n - 1]), n, 0.05) for n in looks))
+    assert misses / streams <= 0.05
 
 
-def test_two_proportion_false_alarm_rate_is_about_alpha():
-    rng = np.random.default_rng(7)
-    trials = 2000
-    x1 = rng.binomial(1000, 0.02, trials)
-    x2 = rng.binomial(1000, 0.02, trials)
-    alarms = sum(two_proportion_p(a, 1000, b, 1000) < 0.05 for a, b in zip(x1, x2))
-    assert 0.02 < alarms / trials < 0.08
+def test_normal_bounds_hold_at_every_look_at_once():
+    rng = np.random.default_rng(4)
+    x = rng.normal(10.0, 2.0, (400, 2000))
+    n = np.arange(1, 2001)
+    means = np.cumsum(x, axis=1) / n
+    misses = 0
+    for row in means:
+        bad = False
+        for i in range(9, 2000, 10):
+            lo, hi = normal_bounds(row[i], 4.0 / (i + 1), 4.0 / 100, 0.05)
+            bad = bad or not lo <= 10.0 <= hi
+        misses += bad
+    assert misses / 400 <= 0.05
 
 
-def test_mann_whitney_direction():
-    rng = np.random.default_rng(3)
-    slow, fast = rng.lognormal(8.0, 0.5, 400), rng.lognormal(7.5, 0.5, 400)
-    assert mann_whitney_p(slow, fast, "higher") < 1e-6
-    assert mann_whitney_p(fast, slow, "higher") > 0.99
-    assert mann_whitney_p(fast, slow, "lower") < 1e-6
+def test_normal_bounds_edges():
+    assert normal_bounds(1.0, 0.0, 1.0, 0.05) == (-math.inf, math.inf)
+    assert normal_bounds(float("nan"), 1.0, 1.0, 0.05) == (-math.inf, math.inf)
+    lo, hi = normal_bounds(5.0, 0.01, 0.04, 0.05)
+    assert lo < 5.0 < hi and hi - 5.0 == pytest.approx(5.0 - lo)
 
 
-@pytest.mark.parametrize("canary,control,expected", [
-    ([], [1.0, 2.0], None),           # nothing to rank
-    ([1.0, 2.0], [], None),
-    ([5.0] * 50, [5.0] * 50, 1.0),    # all tied: no evidence either way
-])
-def test_mann_whitney_edges(canary, control, expected):
-    assert mann_whitney_p(canary, control) == expected
+# -- CUSUM charts --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p0,line", [(0.02, 0.05), (0.02, 0.10), (0.01, 0.05), (0.30, 0.60)])
+def test_bernoulli_weights_put_zero_drift_on_the_line(p0, line):
+    a, b = cusum.bernoulli_weights(p0, line)
+    drift = lambda p: p * a + (1 - p) * b
+    assert a > 0 > b and drift(line) == pytest.approx(0.0, abs=1e-9)
+    assert drift(p0) < 0 < drift(line * 1.2)
 
 
-def test_mann_whitney_exact_small_sample():
-    # three against three, fully separated: the exact one-sided p is 1 / C(6, 3) = 0.05
-    assert mann_whitney_p([4, 5, 6], [1, 2, 3]) == pytest.approx(0.05)
+def test_bernoulli_weights_refuse_a_line_below_control():
+    with pytest.raises(ValueError):
+        cusum.bernoulli_weights(0.05, 0.02)
 
 
-def test_mann_whitney_false_alarm_rate_is_about_alpha():
-    rng = np.random.default_rng(11)
-    alarms = sum(mann_whitney_p(rng.lognormal(7, 0.6, 60), rng.lognormal(7, 0.6, 60)) < 0.05
-                 for _ in range(400))
-    assert 0.02 < alarms / 400 < 0.09
+def test_path_is_the_cusum_recursion_and_works_on_many_runs():
+    rng = np.random.default_rng(2)
+    x = rng.normal(-0.2, 1.0, (5, 300))
+    s = cusum.path(x)
+    for row, got in zip(x, s):
+        want, acc = [], 0.0
+        for v in row:
+            acc = max(0.0, acc + v)
+            want.append(acc)
+        assert got == pytest.approx(want)
+    assert (s >= 0).all() and cusum.path(3 * x) == pytest.approx(3 * s)
+
+
+def test_the_catalog_error_chart_counts_excess_errors_over_five_percent():
+    m = CATALOG.metrics["skill_error_rate"]
+    s = cusum.setup(m, m.cusum[0], "canary", CATALOG)
+    assert (s.kind, str(s.line), s.level, s.healthy, s.key) == ("bernoulli", "> 5", 0.05, 0.02,
+                                                               "success=false")
+    a, b = s.weights
+    # a bucket of 100 requests with 5 errors adds nothing; 15 errors add 10 excess errors
+    assert cusum.bernoulli_increments(s, [100], [5])[0] == pytest.approx(0.0, abs=1e-9)
+    assert cusum.bernoulli_increments(s, [100], [15])[0] == pytest.approx(10 * (a - b))
+
+
+def test_charts_exist_only_where_their_line_does():
+    savings = CATALOG.metrics["cost_savings"]
+    assert cusum.setup(savings, savings.cusum[0], "canary", CATALOG) is None
+    s = cusum.setup(savings, savings.cusum[0], "beta", CATALOG)
+    assert (s.kind, s.level, s.healthy) == ("ratio", pytest.approx(0.70), pytest.approx(0.65))
+    hold = CATALOG.metrics["p95_response_time"].cusum[1]
+    s = cusum.setup(CATALOG.metrics["p95_response_time"], hold, "canary", CATALOG)
+    assert s.holds and str(s.line) == ">= 5000" and s.key == "executionTime>5000"
+
+
+def test_ratio_increments_compare_with_control_so_far_then_the_baseline():
+    cost = CATALOG.metrics["cost_per_request"]
+    s = cusum.setup(cost, cost.cusum[0], "canary", CATALOG)
+    assert (s.level, s.healthy, s.baseline) == (1.5, 1.0, 0.03)
+    # control's mean up to each bucket: 0.02, then (0.02 + 0.06) / 2 = 0.04
+    x = cusum.ratio_increments(s, [0.06, 0.06], [1, 1], [0.02, 0.06], [1, 1])
+    assert x == pytest.approx([0.06 / 0.02 - 1.5, 0.06 / 0.04 - 1.5])
+    # no control yet: the catalog baseline $0.03 stands in
+    assert cusum.ratio_increments(s, [0.09], [1], [0.0], [0])[0] == pytest.approx(3 - 1.5)
+    no_baseline = cusum.Setup("ratio", s.line, s.h, 1.5, 1.0, field="cost")
+    assert cusum.ratio_increments(no_baseline, [0.09], [1], [0.0], [0])[0] == 0.0

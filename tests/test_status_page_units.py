@@ -93,7 +93,7 @@ def test_an_abort_shows_its_revert_pull_request_and_its_recorded_verdict(catalog
     from rollout.core.gate import evaluate, soak_check
 
     gate = evaluate(catalog, "canary", None, soak=soak_check(True, "soak served"), flag=FLAG).to_json()
-    gate["checks"][1]["code"] = "ROLLBACK_ABSOLUTE"      # the judge's reason code, when given
+    gate["checks"][1]["code"] = "THRESHOLD_CROSSED"      # the judge's reason code
     abort = ev("aborted", 30, 5, 0, "breach", id=3, evidence={"severity": "SEV1", "gate": gate})
     deliveries = {"github": ("sent", 1, "https://github.com/acme/ops/pull/7"),
                   "slack": ("failed", 2, "HTTP 500"), "pagerduty": ("sending", 1, "")}
@@ -104,11 +104,11 @@ def test_an_abort_shows_its_revert_pull_request_and_its_recorded_verdict(catalog
     assert [(d.channel, d.status, d.link) for d in a.deliveries] == [
         ("github", "sent", deliveries["github"][2]), ("pagerduty", "sending", None),
         ("slack", "failed", None)]
-    assert a.gate.origin == "abort" and [r.code for r in a.gate.rows][:2] == [None, "ROLLBACK_ABSOLUTE"]
+    assert a.gate.origin == "abort" and [r.code for r in a.gate.rows][:2] == ["SOAK_SERVED", "THRESHOLD_CROSSED"]
     from rollout.serve.page_html import card
 
     html = card(v)
-    assert "<code>ROLLBACK_ABSOLUTE</code>" in html and 'href="https://github.com/acme/ops/pull/7"' in html
+    assert "<code>THRESHOLD_CROSSED</code>" in html and 'href="https://github.com/acme/ops/pull/7"' in html
     assert "✖ failed" in html and "… sending" in html and "✔ sent" in html
 
 

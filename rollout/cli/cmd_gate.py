@@ -1,17 +1,17 @@
 """rollout gate: may this flag take its next step now?
 
 Judges the flag's current (applied) step against every catalog metric that gates at it,
-canary against control over the window ending at --at (default: now), plus the soak of
-the step. Checks: pass, hold, rollback, inconclusive (fewer than --min-requests requests
-per cohort in the window) or error (the metric source failed); inconclusive and error
-only ever hold.
+on the step's own data up to --at (default: now), plus the soak of the step
+(docs/judge.md). Checks: pass, hold, rollback, inconclusive (not enough evidence yet) or
+error (the metric source failed), each with a reason code; inconclusive and error only
+ever hold.
 """
 from __future__ import annotations
 
 import argparse
 import os
 
-from rollout.cli.common import add_flags_dir, add_store, duration_arg, number_arg, time_arg
+from rollout.cli.common import add_flags_dir, add_store, duration_arg, time_arg
 
 EPILOG = """\
 exit codes: 0 proceed; 1 hold; 3 rollback; 4 the metric source failed; 2 bad input
@@ -25,7 +25,7 @@ metric sources (--metrics or ROLLOUT_METRICS):
 
 examples:
   rollout gate skills_rollout
-  rollout gate skills_rollout --metrics newrelic://1234567 --window 2h
+  rollout gate skills_rollout --metrics newrelic://1234567 --window 2h   only the last 2 h
   rollout gate skills_rollout --at 2026-11-20T09:00Z --output json
   rollout gate skills_rollout --output markdown > comment.md
 
@@ -39,15 +39,12 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("flag", metavar="FLAG", help="flag name, e.g. skills_rollout")
     p.add_argument("--metrics", metavar="URL", help="metric source URL (see below)")
-    p.add_argument("--window", metavar="DURATION", default="24h", type=duration_arg,
-                   help="how much data to judge, ending at --at: 30m, 2h, 1d (default: 24h, "
-                        "the window reconcile judges a step up on; the guard uses 1h)")
+    p.add_argument("--window", metavar="DURATION", type=duration_arg,
+                   help="judge at most the last DURATION of the step, ending at --at: 30m, 2h, "
+                        "1d (default: the whole step, as reconcile and the guard do)")
     p.add_argument("--at", metavar="TIME", type=time_arg,
                    help="evaluate as of this time, e.g. 2026-11-20T09:00Z (UTC if no zone); "
                         "default: now")
-    p.add_argument("--min-requests", metavar="N", type=number_arg(1, 1e9, integer=True),
-                   help="requests per cohort below which a check is inconclusive "
-                        "(default: the catalog's min_requests, 100)")
     p.add_argument("--output", "-o", choices=("table", "json", "markdown"), default="table",
                    help="output format (default: table)")
     add_store(p, history=True)
@@ -55,7 +52,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def judge(state, store_url: str, metrics: str | None, at, window, min_requests=None,
+def judge(state, store_url: str, metrics: str | None, at, window=None,
           history_url: str | None = None):
     """The gate of `state`'s applied step as of `at`, from the store's history."""
     from rollout.adapters.metrics import metrics_url, open_source
@@ -66,7 +63,7 @@ def judge(state, store_url: str, metrics: str | None, at, window, min_requests=N
         history = store.history(state.flag, until=at)
         pct = applied_as_of(history, store.read(state.flag), at)
     source = open_source(metrics_url(metrics), store_url) if pct > 0 else None   # no canary yet
-    return gate_result(state, pct, history, source, at, window, min_requests=min_requests)
+    return gate_result(state, pct, history, source, at, window)
 
 
 def gate_for_move(state, from_pct: int, args) -> int:
@@ -75,10 +72,7 @@ def gate_for_move(state, from_pct: int, args) -> int:
     from rollout.adapters.store import store_url
     from rollout.cli.common import now
     from rollout.core.gate_render import render_markdown
-    from rollout.gating import STEP_UP_WINDOW
-
-    result = judge(state, store_url(args.store), args.metrics, now(), STEP_UP_WINDOW,
-                   history_url=args.history)
+    result = judge(state, store_url(args.store), args.metrics, now(), history_url=args.history)
     text = render_markdown(result)
     print(text)
     _append_summary(text)
@@ -107,14 +101,11 @@ def run(args) -> int:
     from rollout.core.catalog import load_catalog
     from rollout.core.gate_render import render, render_markdown
     from rollout.flagfiles import find_flag
-    from rollout.errors import UserError
 
-    window = parse_window(args.window)
-    if args.min_requests is not None and args.min_requests < 1:
-        raise UserError(f"--min-requests {args.min_requests}: expected a whole number >= 1")
+    window = parse_window(args.window) if args.window is not None else None
     at = parse_time(args.at) if args.at is not None else now()
     result = judge(find_flag(args.flag, args.flags), store_url(args.store), args.metrics, at,
-                   window, args.min_requests, history_url=args.history)
+                   window, history_url=args.history)
     catalog = load_catalog()
     print(render(result, args.output, catalog))
     _append_summary(render_markdown(result, catalog))

@@ -12,12 +12,14 @@ EPILOG = """\
 examples:
   rollout guard --once                                   one evaluation (what CI runs every 5 min)
   rollout guard --interval 60 --metrics newrelic://      a long-running guard
-  rollout guard --once --window 30m --output json
+  rollout guard --once --output json
 
-For every flag above 0 %: judge the applied step with the gate over the last --window
-(default 1h; where that holds fewer than the gate's 100 canary requests, the window is
-widened 4x, 12x, up to 24 h, so thin traffic delays detection instead of hiding it). When a check says rollback (a catalog rollback threshold, a canary
-significantly worse than control, a cost spike), the guard at once
+For every flag above 0 %: judge the applied step with the gate on the step's own data
+(docs/judge.md: evidence accumulates over the step, no window, no request floor). A held
+step on evidence of a hold band or a regression against control (reason codes HOLD_BAND,
+REGRESSION_VS_CONTROL) gets a SEV3 "hold and investigate" on Slack, once per step and
+code. When a check says rollback (a CUSUM chart crossed a playbook rollback line, a cost
+spike, a service-level trigger), the guard at once
   1. sets the flag to 0 % in the store and records an abort for the committed revision
      (reconcile will not re-apply it until a new commit or `rollout retry`);
   2. opens a pull request setting the state file to 0 % (GITHUB_TOKEN, GITHUB_REPOSITORY),
@@ -25,7 +27,7 @@ significantly worse than control, a cost spike), the guard at once
 A failing notifier never blocks or undoes the rollback: it is reported and retried on
 the next run; all notifications of a run share 20 s (ROLLOUT_NOTIFY_DEADLINE). A flag
 store that serves another value than the history's is put back first (drift, alerted).
-Held steps (too little data, the metric source down) are not rolled back, but a guard that
+Held steps (not enough evidence, the metric source down) are not rolled back, but a guard that
 could not judge a live flag says so: exit 4. One invalid flag file does not stop the
 others from being judged; it is reported after them (exit 2).
 exit: 3 a rollback happened (wins over everything); 4 an outside system failed (the
@@ -44,8 +46,8 @@ def register(sub) -> None:
                       help="evaluate every SECONDS (up to a day) until interrupted")
     p.add_argument("--count", type=number_arg(1, 1e9, integer=True), metavar="N",
                    help="with --interval: stop after N runs (N >= 1)")
-    p.add_argument("--window", default="1h", metavar="DURATION", type=duration_arg,  # gating.GUARD_WINDOW
-                   help="metrics window ending now (default 1h; e.g. 30m, 6h)")
+    p.add_argument("--window", metavar="DURATION", type=duration_arg,
+                   help="judge at most the last DURATION of each step (default: the whole step)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
     add_store(p, history=True)

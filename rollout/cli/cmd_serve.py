@@ -44,12 +44,13 @@ def register(sub) -> None:
                    help="seconds between timed evaluations and lease looks (default 60)")
     p.add_argument("--lease-ttl", type=float, metavar="SECONDS",
                    help="seconds the leader's lease lasts unrenewed (default 2 x --interval)")
-    p.add_argument("--window", default="1h", metavar="DURATION",
-                   help="metrics window of the timed evaluations, as `rollout guard` (default 1h)")
-    p.add_argument("--hook-window", default="10m", metavar="DURATION",
-                   help="metrics window of the evaluations the webhook asks for (default 10m: "
-                        "the alert's own minutes, not diluted by the hour before; widened "
-                        "like --window where traffic is too thin)")
+    p.add_argument("--window", metavar="DURATION",
+                   help="judge at most the last DURATION of each step in the timed "
+                        "evaluations, as `rollout guard --window` (default: the whole step; "
+                        "the judge's CUSUM charts see a fresh fault without a window)")
+    p.add_argument("--hook-window", metavar="DURATION",
+                   help="the same for the evaluations the webhook asks for (default: the "
+                        "whole step)")
     p.add_argument("--metrics", metavar="URL",
                    help="metric source (default: the events in the sqlite store)")
     p.add_argument("--page-public", action="store_true",
@@ -88,8 +89,9 @@ def config(args):
     return ServeConfig(host=args.host, port=args.port, interval=interval, lease_ttl=ttl,
                        store_url=store_url(args.store), history_url=args.history,
                        metrics_url=args.metrics, flags_dir=args.flags,
-                       window=parse_window(args.window),
-                       hook_window=parse_window(args.hook_window, "--hook-window"),
+                       window=parse_window(args.window) if args.window else None,
+                       hook_window=(parse_window(args.hook_window, "--hook-window")
+                                    if args.hook_window else None),
                        clock=now, actor=actor(),
                        hook_token=os.environ.get(TOKEN_ENV) or None,
                        page_token=os.environ.get(PAGE_TOKEN_ENV) or None,

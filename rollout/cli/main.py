@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from rollout.errors import EXIT_USAGE, ExternalError, RolloutError, one_line
@@ -103,6 +104,11 @@ def _run(argv: list[str]) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`rollout gate ... | head`): nothing left to say, no traceback;
+        # stdout points at nothing from here so the final flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        return 141
 
 
 if __name__ == "__main__":

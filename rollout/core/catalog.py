@@ -7,6 +7,7 @@ None of them retypes a number.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,6 +49,13 @@ class Condition:
         return {"<": x < self.value, "<=": x <= self.value,
                 ">": x > self.value, ">=": x >= self.value}[self.op]
 
+    def violated(self) -> "Condition":
+        """The condition a value meets when it misses this one (half-lines only)."""
+        flip = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+        if self.op == "..":
+            raise ValueError("a band has no single opposite")
+        return Condition(flip[self.op], self.value)
+
     @property
     def nr_operator(self) -> str:
         """New Relic's operator name for an alert on this condition."""
@@ -78,6 +86,47 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """One CUSUM chart of a rollback criterion (docs/judge.md)."""
+
+    line: str                   # "rollback", "compare", "target" or a condition such as "> 10"
+    in_control: str | float     # "target" or a number: where a healthy canary sits
+    h: float                    # threshold, in nats of log likelihood ratio
+
+    @property
+    def holds(self) -> bool:
+        """A chart on the target holds the next step (hold band); the others roll back."""
+        return self.line == "target"
+
+    def condition(self, metric: "Metric", step: str | None) -> Condition | None:
+        """The line at `step`, as the condition a bad canary meets; None where the step
+        has no such threshold (a target "< 2" is crossed by ">= 2")."""
+        if self.line in ("rollback", "target"):
+            cond = metric.thresholds_for(step).get(self.line)
+            return cond.violated() if cond is not None and self.holds else cond
+        if self.line == "compare":
+            return (metric.compare or {}).get("rollback")
+        return Condition.parse(self.line)
+
+    def healthy(self, metric: "Metric", step: str | None) -> float | None:
+        if self.in_control != "target":
+            return float(self.in_control)
+        target = metric.thresholds_for(step).get("target")
+        return target.value if target else None
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    method: str
+    false_rollback_budget: float
+    false_alert_budget: float
+    hold_rollback_budget: float
+    regression_rolls_back: bool
+    bucket_minutes: int
+    recent_hours: int
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     title: str
@@ -93,6 +142,9 @@ class Metric:
     alerts: tuple = ()
     window_minutes: int | None = None
     gate_window_minutes: int | None = None      # service-level only, see own_window_minutes
+    cusum: tuple = ()                           # Chart, one per rollback line
+    baseline: float | None = None               # the value without the feature (no control)
+    ran: dict | None = None                     # service-level: {"nrql", "at_least"} checks that ran
 
     def thresholds_for(self, step: str | None) -> dict:
         return self.steps.get(step, self.thresholds) if step else self.thresholds
@@ -164,13 +216,14 @@ class Metric:
 class Catalog:
     event: str
     cohort_attribute: str
-    min_requests: int
-    confidence: float
+    min_requests: int                 # reports only; the judge has no floor
+    confidence: float                 # of the judge's confidence sequences
     metrics: dict                     # name -> Metric, in file order
     # Attributes the event contract (rollout/schema/skill_execution.schema.json) marks optional.
     optional_attributes: frozenset = frozenset()
     # The load test's budget: figure (p95_ms, error_rate...) -> Condition (rollout loadtest)
     performance_budget: dict = field(default_factory=dict)
+    judge: JudgeSettings | None = None
 
     def gated(self, step: str) -> list[Metric]:
         return [m for m in self.metrics.values() if m.gates_at(step)]
@@ -229,6 +282,9 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
         compare = dict(m["compare"]) if m.get("compare") else None
         if compare and "rollback" in compare:
             compare["rollback"] = Condition.parse(compare["rollback"])
+        if "ran" in m and "nrql" not in m:
+            raise UserError(f"{name}: field metrics.{mname}.ran: only a metric defined by nrql: "
+                            f"counts the checks that ran")
         metrics[mname] = Metric(
             name=mname, title=m["title"], unit=m["unit"], worse=m["worse"],
             aggregate=m.get("aggregate"), derived=derived, nrql_override=m.get("nrql"),
@@ -243,20 +299,62 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
                          for a in m.get("alerts", ())),
             window_minutes=m.get("window_minutes"),
             gate_window_minutes=m.get("gate_window_minutes"),
+            cusum=tuple(Chart(c["line"], c["in_control"], float(c["h"])) for c in m.get("cusum", ())),
+            baseline=m.get("baseline"), ran=m.get("ran"),
         )
+        _check_charts(metrics[mname], name)
+    judge = JudgeSettings(**data["judge"])
+    if judge.recent_hours * 60 // judge.bucket_minutes > 366:
+        raise UserError(f"{name}: field judge.recent_hours: {judge.recent_hours} h of "
+                        f"{judge.bucket_minutes}-minute buckets is more than the 366 buckets "
+                        f"NRQL answers; expected at most {366 * judge.bucket_minutes // 60} h")
     contract = load_event_contract()
     optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
     return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
                    float(data["confidence"]), metrics, optional,
                    performance_budget={k: Condition.parse(v) for k, v in
-                                       (data.get("performance_budget") or {}).items()})
+                                       (data.get("performance_budget") or {}).items()},
+                   judge=judge)
+
+
+def _check_charts(m: Metric, name: str) -> None:
+    """Every chart guards a line the metric has, from a healthy side (docs/judge.md)."""
+    from rollout.core.tallies import chart_kind
+
+    for i, c in enumerate(m.cusum):
+        where = f"{name}: field metrics.{m.name}.cusum.{i}"
+        kind = chart_kind(m, c)
+        if kind is None:
+            raise UserError(f"{where}: a chart needs a percentage or percentile metric, cost "
+                            f"savings, or a compare ratio; {m.name} is none of them")
+        if c.holds and c.in_control == "target":
+            raise UserError(f"{where}: in_control: a chart on the target needs a number on "
+                            f"the target's healthy side")
+        steps = [None, *m.steps]
+        lines = [(s, c.condition(m, s)) for s in steps]
+        if not any(line for _, line in lines):
+            raise UserError(f"{where}: line: {c.line} names a threshold the metric does not have")
+        for step, line in lines:
+            healthy = c.healthy(m, step)
+            if line is None:
+                continue
+            if healthy is None:
+                raise UserError(f"{where}: in_control: target, but the metric has no target")
+            if line.op == ".." or line.met(healthy):
+                raise UserError(f"{where}: in_control {healthy:g} must be on the healthy side "
+                                f"of the line {line}")
+
+
+def load_catalog(path: str | None = None) -> Catalog:
+    """The catalog at `path`, else $ROLLOUT_CATALOG, else the one beside this package."""
+    return _load(str(path or os.environ.get("ROLLOUT_CATALOG") or DEFAULT_PATH))
 
 
 @lru_cache(maxsize=8)
-def load_catalog(path: str | None = None) -> Catalog:
+def _load(path: str) -> Catalog:
     from rollout.yamlfile import load_yaml
 
-    p = Path(path) if path else DEFAULT_PATH
+    p = Path(path)
     data = load_yaml(p)
     if not isinstance(data, dict):
         raise UserError(f"{p}: expected a mapping at the top level")

@@ -43,7 +43,7 @@ def row_cells(check, catalog) -> list[str]:
 
 def _headline(r: GateResult) -> str:
     move = f"{r.step} → {r.next_step}" if r.next_step else r.step
-    return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()}"
+    return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()} ({r.code})"
 
 
 def _window(r: GateResult) -> str:
@@ -60,8 +60,9 @@ def render_json(r: GateResult) -> str:
 
 def render_table(r: GateResult, catalog=None) -> str:
     out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), ""]
-    out += text_table(COLUMNS, [_cells(c, catalog) for c in r.checks])
-    out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.reason}" for c in r.checks]
+    out += text_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{c.verdict} ({c.code})"]
+                                for c in r.checks])
+    out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.code:<22} {c.reason}" for c in r.checks]
     out += [_omitted(r)] if r.omitted else []
     return "\n".join(out)
 
@@ -69,14 +70,15 @@ def render_table(r: GateResult, catalog=None) -> str:
 def render_markdown(r: GateResult, catalog=None) -> str:
     """The pull-request comment: the playbook's metric table, then every reason."""
     out = [f"### {ICON[r.verdict]} Rollout gate: `{r.flag or 'flag'}` "
-           f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}**", ""]
+           f"{r.step + (' → ' + r.next_step if r.next_step else '')}: **{r.verdict.upper()}** "
+           f"(`{r.code}`)", ""]
     if _window(r):
         out += [f"_{_window(r)}_", ""]
-    out += markdown_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{ICON[c.verdict]} {c.verdict}"]
+    out += markdown_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{ICON[c.verdict]} {c.verdict} `{c.code}`"]
                                     for c in r.checks])
     out += ["", "**Reasons**", ""]
-    out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}): {_md(c.reason)}"
-            for c in r.checks]
+    out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}, `{c.code}`): "
+            f"{_md(c.reason)}" for c in r.checks]
     out += ["", f"_{_md(_omitted(r))}_"] if r.omitted else []
     return "\n".join(out) + "\n"
 

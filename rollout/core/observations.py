@@ -16,12 +16,12 @@ COHORTS = ("canary", "control")
 class CohortData:
     requests: int                                   # events of this cohort in the window
     values: dict[str, float | None] = field(default_factory=dict)   # metric name -> value
-    # field name -> values for rank tests: raw per-event values (sqlite) or one value per
-    # TIMESERIES interval (New Relic)
-    samples: dict[str, Sequence[float]] = field(default_factory=dict)
-    # metric name -> numerator of a percentage metric (events meeting its condition), for
-    # the two-proportion test
-    counts: dict[str, int] = field(default_factory=dict)
+    # tally key (rollout/core/tallies.py) -> total over the buckets, and per bucket on
+    # Observations.edges, oldest first
+    counts: dict[str, float] = field(default_factory=dict)
+    buckets: dict[str, Sequence[float]] = field(default_factory=dict)
+    # field -> standard deviation over the window (confidence sequences of averages)
+    spreads: dict[str, float | None] = field(default_factory=dict)
 
 
 EMPTY = CohortData(0)
@@ -29,7 +29,7 @@ EMPTY = CohortData(0)
 
 @dataclass(frozen=True)
 class Observations:
-    window_start: datetime
+    window_start: datetime                          # the step's start (or a given window)
     window_end: datetime
     cohorts: dict[str, CohortData]
     errors: dict[str, str] = field(default_factory=dict)   # metric name -> why the source failed it
@@ -39,6 +39,10 @@ class Observations:
     # service-level metrics this kind of source cannot measure at all (the sqlite events
     # file has no synthetic checks or process samples): left out of the gate, with a note
     unmeasured: frozenset[str] = frozenset()
+    # bucket boundaries in epoch ms (one more than buckets): evidence.layout of the window
+    edges: Sequence[int] = ()
+    # service-level metrics with a `ran` query: how many checks ran in the same window
+    ran: dict[str, float | None] = field(default_factory=dict)
 
     def cohort(self, name: str) -> CohortData:
         return self.cohorts.get(name, EMPTY)

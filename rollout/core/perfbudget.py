@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rollout.core.catalog import Condition
-from rollout.core.gate import format_value
+from rollout.core.units import format_value
 
 OVERALL = "overall"
 PASS, FAIL = "pass", "fail"

@@ -18,8 +18,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "flag.schema.j
 FLAG_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
-# History event kinds. applied/aborted change the store; the others only record.
+# History event kinds. applied/aborted change the store; the others only record
+# (alerted: the guard's SEV3 "hold and investigate", rollout/guard.py).
 APPLIED, ABORTED, HELD, REFUSED, RETRY = "applied", "aborted", "held", "refused", "retry"
+ALERTED = "alerted"
 CHANGES = (APPLIED, ABORTED)
 # Evidence rows: what was proven before a step (never de-duplicated; see core/evidence.py).
 LOADTEST, BASELINE, DRILL = "loadtest", "baseline", "drill"

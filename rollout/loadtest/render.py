@@ -2,7 +2,7 @@
 summary. Pure: the summary (summary.json) and the verdict in, text out."""
 from __future__ import annotations
 
-from rollout.core.gate import format_value
+from rollout.core.units import format_value
 from rollout.core.perfbudget import OVERALL, BudgetVerdict
 
 HEADERS = ["scope", "requests", "errors", "p50", "p95", "p99", "rps", "budget"]

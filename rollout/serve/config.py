@@ -31,8 +31,8 @@ class ServeConfig:
     history_url: str | None
     metrics_url: str | None
     flags_dir: Path
-    window: timedelta                # metrics window of the timed loop's evaluations
-    hook_window: timedelta           # ... and of those a webhook asked for
+    window: timedelta | None         # cap on the judged data of the timed loop (None: the step)
+    hook_window: timedelta | None    # ... and of the evaluations a webhook asked for
     clock: Callable[[], datetime]    # the decisions' clock (ROLLOUT_NOW pins it)
     actor: str
     instance: str = field(default_factory=instance_id)

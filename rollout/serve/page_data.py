@@ -160,11 +160,12 @@ class PageData:
         return self._sources
 
     def _gate(self, state, pct: int, history, at: datetime):
-        from rollout.gating import STEP_UP_WINDOW, gate_result
+        from rollout.gating import gate_result
 
         try:
             source = self._open_sources()[0] if pct > 0 else None
-            result = gate_result(state, pct, history, source, at, STEP_UP_WINDOW, self._catalog)
+            # the step's whole evidence, as `rollout gate` and reconcile judge it
+            result = gate_result(state, pct, history, source, at, None, self._catalog)
         except RolloutError as exc:      # a source that cannot even be opened
             return None, str(exc)
         return result.to_json(), None

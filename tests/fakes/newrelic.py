@@ -2,12 +2,13 @@
 
 It parses the GraphQL document (aliases of `nrql(query: "...", timeout: N) { results }`
 under `actor { account(id: $account) }`), checks the `API-Key` header, runs the NRQL
-forms the catalog produces (count, percentage, percentile, average, sum, max,
-(several aggregates in one SELECT, each `AS 'name'`, as the reports ask),
-filter(<aggregate>, WHERE ...), keyset(); WHERE with `attr = 'x'` / `attr LIKE '%x%'` /
-`attr IS [NOT] NULL` terms joined by AND; FACET on one attribute; SINCE/UNTIL epoch
-milliseconds; TIMESERIES N minutes; LIMIT) over `events`, and answers in NerdGraph's shapes
-(keyset(): one row per attribute, {"key": "cacheHit", "type": "boolean"}):
+forms the catalog, the judge and the reports produce (count, percentage, percentile,
+average, sum, min, max, stddev; several aggregates in one SELECT, each `AS 'name'` naming
+its result key; filter(<aggregate>, WHERE ...), keyset(); WHERE with `attr = 'x'` /
+`attr LIKE '%x%'` / `attr IS TRUE|FALSE` / `attr IS [NOT] NULL` / `attr > n` terms joined by
+AND; FACET on one attribute; SINCE/UNTIL epoch milliseconds; TIMESERIES N minutes; LIMIT)
+over `events`, and answers in NerdGraph's shapes (keyset(): one row per attribute,
+{"key": "cacheHit", "type": "boolean"}):
 
     {"data": {"actor": {"account": {"<alias>": {"results": [
         {"facet": "canary", "cohort": "canary", "percentile.executionTime": {"95": 4210.0}}]}}}}}
@@ -58,12 +59,14 @@ _ISSUES = re.compile(r"^\s*aiIssues\s*\{\s*issues\((?P<args>[^)]*)\)\s*\{\s*issu
                      r"(?P<fields>[^}]*)\}\s*nextCursor\s*\}\s*\}\s*$", re.S)
 ISSUE_STATES = {"CREATED", "ACTIVATED", "DEACTIVATED", "CLOSED"}
 _PERCENTAGE = re.compile(r"^percentage\(count\(\*\), WHERE (\w+) (?:IS (TRUE|FALSE)|= '([^']*)')\)$")
-_FUNC = re.compile(r"^(percentile|average|sum|min|max)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
+_FUNC = re.compile(r"^(percentile|average|sum|min|max|stddev)\((\w+)(?:, (\d+(?:\.\d+)?))?\)$")
 _TERM = re.compile(r"^(\w+) (=|LIKE) '([^']*)'$")
 _NULL_TERM = re.compile(r"^(\w+) IS (NOT )?NULL$")
 _FILTER = re.compile(r"^filter\((.+), WHERE (.+)\)$")
 # keyset() types, as New Relic names them.
 _KEY_TYPES = ((bool, "boolean"), ((int, float), "numeric"), (str, "string"))
+_IS = re.compile(r"^(\w+) IS (TRUE|FALSE)$")
+_ABOVE = re.compile(r"^(\w+) > (-?\d+(?:\.\d+)?)$")
 
 # What the real account receives every minute once the stack is up (names as the catalog's
 # service-level queries filter them).
@@ -83,6 +86,8 @@ def _ms(value) -> int:
     if isinstance(value, (int, float)):
         return int(value)
     return round(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 
 
 def _aggregate(select: str, events: list[dict]):
@@ -111,6 +116,8 @@ def _aggregate(select: str, events: list[dict]):
         return f"percentile.{field}", {key: float(np.percentile(vals, float(p))) if vals else None}
     if not vals:
         return f"{func}.{field}", None
+    if func == "stddev":
+        return f"{func}.{field}", float(np.std(vals, ddof=1)) if len(vals) > 1 else None
     return f"{func}.{field}", {"average": float(np.mean(vals)), "sum": float(np.sum(vals)),
                                "min": float(min(vals)), "max": float(max(vals))}[func]
 
@@ -146,6 +153,15 @@ def _where(text: str | None):
         m = _NULL_TERM.match(term.strip())
         if m:
             tests.append(lambda e, a=m[1], present=bool(m[2]): (e.get(a) is not None) == present)
+            continue
+        flag, above = _IS.match(term.strip()), _ABOVE.match(term.strip())
+        if flag:
+            tests.append(lambda e, a=flag[1], w=flag[2] == "TRUE": e.get(a) is w)
+            continue
+        if above:
+            tests.append(lambda e, a=above[1], v=float(above[2]):
+                         isinstance(e.get(a), (int, float)) and not isinstance(e.get(a), bool)
+                         and e[a] > v)
             continue
         m = _TERM.match(term.strip())
         if not m:

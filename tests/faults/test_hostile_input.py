@@ -11,7 +11,7 @@ ARGS = [
     (["gate", FLAG, "--window", "999999999d"], "at most 3650d"),
     (["gate", FLAG, "--at", "0001-01-01"], "between 1990 and 2200"),
     (["gate", FLAG, "--at", ""], "expected an ISO-8601 time"),
-    (["gate", FLAG, "--min-requests", "0"], "expected a number >= 1"),
+    (["gate", FLAG, "--window", "0m"], "expected a positive duration"),
     (["guard", "--interval", "nan"], "'nan': expected a number > 0"),
     (["guard", "--interval", "inf"], "'inf': expected a number > 0"),
     (["guard", "--interval", "1e308"], "<= 86400"),

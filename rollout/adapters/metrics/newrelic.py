@@ -7,15 +7,17 @@ Each metric is one NRQL query with `FACET <cohort attribute>` and an explicit
       requests: nrql(query: "SELECT count(*) FROM SkillExecution FACET cohort SINCE … UNTIL …",
                      timeout: 30) { results }
       v_skill_error_rate: nrql(query: "…", timeout: 30) { results }
-      t_avg_response_time: nrql(query: "… TIMESERIES 1 minute", timeout: 30) { results }
+      b1: nrql(query: "SELECT count(*) AS 'k0', … FACET cohort SINCE … UNTIL … TIMESERIES 5 minutes", …
       s_memory_usage: nrql(query: "SELECT max(memoryUsedPercent) FROM SystemSample WHERE … SINCE … UNTIL …", …
     } } }
 
-Rank tests get per-interval values from a TIMESERIES alias. Service-level metrics (the
-catalog's raw `nrql:`, no cohort) are sent as written, without FACET, each over its own
-window (`gate_window_minutes` ending where the evaluation ends; default the evaluation
-window), and answer one row. HTTP 429 / 5xx / timeouts are
-retried by rollout.adapters.http; GraphQL errors that leave no data at all and are
+The judge's evidence comes in the same request (rollout/adapters/metrics/nrql_evidence.py):
+the step's per-bucket tallies as TIMESERIES aliases `b0`, `b1` (at most 366 buckets each)
+and standard deviations `d_<field>`. Service-level metrics (the catalog's raw `nrql:`, no
+cohort) are sent as written, without FACET, each over its own window (`gate_window_minutes`
+ending where the evaluation ends; default the evaluation window), and answer one row; a
+metric with a `ran:` query also gets `r_<metric>`, the checks that ran in that window.
+HTTP 429 / 5xx / timeouts are retried by rollout.adapters.http; GraphQL errors that leave no data at all and are
 transient (TIMEOUT, INTERNAL_SERVER_ERROR, SERVER_ERROR) retry the request; a bad key is
 never retried; an error on some aliases beside data becomes a per-metric error.
 """
@@ -27,6 +29,8 @@ import re
 from datetime import datetime, timedelta
 
 from rollout.adapters import http
+from rollout.adapters.metrics import nrql_evidence
+from rollout.core.tallies import spread_fields
 from rollout.core.observations import COHORTS, CohortData, Observations
 from rollout.core.observations import epoch_ms as _ms
 from rollout.errors import ExternalError
@@ -39,34 +43,26 @@ REQUESTS = "requests"
 
 
 
-def bucket_minutes(start: datetime, end: datetime, buckets: int) -> int:
-    """Interval of the TIMESERIES samples: about `buckets` of them, at least 1 minute."""
-    minutes = max((end - start).total_seconds() / 60.0, 1.0)
-    return max(1, math.ceil(minutes / buckets))
-
-
-def build_queries(catalog, start: datetime, end: datetime, buckets: int = 60) -> dict[str, tuple]:
-    """alias -> (metric name or None, kind, NRQL); kind is requests | value | series | service."""
+def build_queries(catalog, start: datetime, end: datetime) -> dict[str, tuple]:
+    """alias -> (metric name, series index, field or None; kind; NRQL), kind one of
+    requests | value | service | ran | buckets | spread."""
     window = f"{_ms(start)} UNTIL {_ms(end)}"
     attr = catalog.cohort_attribute
     out = {REQUESTS: (None, "requests",
                       f"SELECT count(*) FROM {catalog.event} FACET {attr} SINCE {window}")}
-    step = bucket_minutes(start, end, buckets)
-    series = f"{step} minute{'s' * (step != 1)}"
     for m in catalog.metrics.values():
         if m.service_level:
             own = m.own_window_minutes
             since = start if own is None else end - timedelta(minutes=own)
-            out[f"s_{m.name}"] = (m.name, "service",
-                                  m.nrql(catalog, since=f"{_ms(since)} UNTIL {_ms(end)}"))
+            span = f"{_ms(since)} UNTIL {_ms(end)}"
+            out[f"s_{m.name}"] = (m.name, "service", m.nrql(catalog, since=span))
+            if m.ran:
+                out[f"r_{m.name}"] = (m.name, "ran", f"{m.ran['nrql']} SINCE {span}")
             continue
         if not m.aggregate:     # derived: computed by the gate
             continue
         out[f"v_{m.name}"] = (m.name, "value", m.nrql(catalog, facet=True, since=window))
-        if m.compare and m.compare.get("test") == "mann_whitney":
-            out[f"t_{m.name}"] = (m.name, "series",
-                                  m.nrql(catalog, facet=True, since=window, timeseries=series))
-    return out
+    return {**out, **nrql_evidence.evidence_queries(catalog, start, end)}
 
 
 def graphql(queries: dict[str, tuple], nrql_timeout: int) -> str:
@@ -190,14 +186,13 @@ def _dig(obj, *keys):
 
 class NewRelicSource:
     def __init__(self, account_id: int, api_key: str, endpoint: str, *, nrql_timeout: int = 30,
-                 policy: http.RetryPolicy | None = None, buckets: int = 60) -> None:
+                 policy: http.RetryPolicy | None = None) -> None:
         self.account_id = account_id
         self.api_key = api_key
         self.endpoint = endpoint
         self.nrql_timeout = nrql_timeout
         # The HTTP wait covers New Relic's own query timeout plus the trip.
         self.policy = policy or http.RetryPolicy(timeout=nrql_timeout + 5.0)
-        self.buckets = buckets
 
     def fetch(self, catalog, start: datetime, end: datetime) -> Observations:
         return self.fetch_with(catalog, start, end, {})[0]
@@ -206,7 +201,7 @@ class NewRelicSource:
                    extra: dict[str, str]) -> tuple[Observations, dict[str, list | str]]:
         """fetch(), with more NRQL queries (alias -> NRQL) in the same request; their
         answers come back as alias -> result rows, or the error text of that alias."""
-        queries = build_queries(catalog, start, end, self.buckets)
+        queries = build_queries(catalog, start, end)
         sent = {**queries, **{alias: (None, "extra", q) for alias, q in extra.items()}}
         body = {"query": graphql(sent, self.nrql_timeout),
                 "variables": {"account": self.account_id}}
@@ -293,19 +288,23 @@ class NewRelicSource:
             if c:
                 requests[c] = int(_value(row, attr) or 0)
         values = {c: {} for c in COHORTS}
-        samples = {c: {} for c in COHORTS}
         service: dict[str, float | None] = {}
+        ran: dict[str, float | None] = {}
         errors: dict[str, str] = {}
+        answers: dict[str, list] = {}
         for alias, (name, kind, _) in queries.items():
             if kind == "requests":
                 continue
             answer = account.get(alias)
             rows = answer.get("results") if isinstance(answer, dict) else None
             if not isinstance(rows, list):
-                errors[name] = alias_errors.get(alias) or "New Relic returned no result"
+                why = alias_errors.get(alias) or "New Relic returned no result"
+                for metric in _failed(catalog, kind, name):
+                    errors.setdefault(metric, why)
                 continue
-            if kind == "service":           # one row without facet; no row is no value
-                service[name] = _value(rows[0], attr) if rows and isinstance(rows[0], dict) else None
+            if kind in ("service", "ran"):      # one row without facet; no row is no value
+                one = _value(rows[0], attr) if rows and isinstance(rows[0], dict) else None
+                (service if kind == "service" else ran)[name] = one
             elif kind == "value":
                 for c in COHORTS:
                     values[c][name] = None          # a cohort without rows has no value
@@ -314,20 +313,21 @@ class NewRelicSource:
                     if c:
                         values[c][name] = _value(row, attr)
             else:
-                field = catalog.metrics[name].compare["field"]
-                series = {c: [] for c in COHORTS}
-                for row in sorted(rows, key=lambda r: r.get("beginTimeSeconds") or 0):
-                    c, v = _cohort(row, attr), _value(row, attr)
-                    if c and v is not None:      # an interval without events has no value
-                        series[c].append(v)
-                for c in COHORTS:
-                    samples[c][field] = series[c]
-        cohorts = {}
-        for c in COHORTS:
-            counts = {}
-            for name, v in values[c].items():
-                agg = catalog.metrics[name].aggregate
-                if "percentage" in agg and v is not None:
-                    counts[name] = round(v * requests[c] / 100.0)
-            cohorts[c] = CohortData(requests[c], values[c], samples[c], counts)
-        return Observations(start, end, cohorts, errors, service)
+                answers[alias] = [r for r in rows if isinstance(r, dict)]
+        cohort_of = lambda row: _cohort(row, attr)
+        edges, sums = nrql_evidence.series(catalog, start, end, answers, cohort_of)
+        spread = nrql_evidence.spreads(answers, spread_fields(catalog), cohort_of)
+        cohorts = {c: CohortData(requests[c], values[c],
+                                 {k: float(sum(v)) for k, v in sums[c].items()}, sums[c],
+                                 spread[c]) for c in COHORTS}
+        return Observations(start, end, cohorts, errors, service, edges=edges, ran=ran)
+
+
+def _failed(catalog, kind, name) -> list[str]:
+    """The metrics an alias that failed leaves without evidence."""
+    if kind in ("value", "service", "ran"):
+        return [name]
+    judged = [m for m in catalog.metrics.values() if not m.service_level and m.gate_steps != ()]
+    if kind == "buckets":
+        return [m.name for m in judged]
+    return [m.name for m in judged if m.derived or (m.aggregate or {}).get("average") == name]

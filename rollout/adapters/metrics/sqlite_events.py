@@ -26,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from rollout.adapters.metrics.packed import BOOLEANS, NUMBERS, TABLE, cohort_data, evidence_data
+from rollout.core.tallies import edges_ms, layout
 from rollout.core.observations import COHORTS, CohortData, Observations
 from rollout.core.observations import epoch_ms as _ms
 from rollout.errors import ExternalError, UserError
 
-TABLE = "skill_events"
 MAX_IMPORT_BYTES = 256 * 1024 * 1024   # ~800,000 events in one file; split larger exports
 SEGMENT_ROWS = 65536
 MAX_LISTED = 10
 
-# Columns carry the New Relic attribute names, so catalog fields map one to one.
-NUMBERS = ("executionTime", "cost", "tokenSavings")
-BOOLEANS = ("success", "cacheHit", "timedOut", "fallback")
+# Columns carry the New Relic attribute names (NUMBERS, BOOLEANS), so catalog fields map
+# one to one.
 TEXTS = ("userId", "skillId", "model")
 REQUIRED = ("timestamp", "userId", "skillId", "cohort", "success", "executionTime")
 
@@ -314,77 +314,6 @@ def load_events(conn, start_ms: int, end_ms: int) -> np.ndarray:
     return events[(ts >= start_ms) & (ts < end_ms)]
 
 
-def _field(events: np.ndarray, name: str) -> np.ndarray | None:
-    """A field as floats with NaN for null; None if the table has no such field."""
-    if name in NUMBERS:
-        return events[name]
-    if name in BOOLEANS:
-        v = events[name].astype(float)
-        v[v < 0] = np.nan
-        return v
-    return None
-
-
-def _matches(events: np.ndarray, name: str, value) -> np.ndarray | None:
-    """Which events meet `name IS value` (percentage metrics)."""
-    if name == "cohort":
-        return events["cohort"] == (1 if value == "canary" else 0) if value in COHORTS \
-            else np.zeros(len(events), bool)
-    if name in BOOLEANS and isinstance(value, bool):
-        return events[name] == int(value)
-    return None
-
-
-_REDUCE = {"average": np.mean, "sum": np.sum, "min": np.min, "max": np.max}
-
-
-def cohort_data(catalog, events: np.ndarray) -> tuple[CohortData, dict[str, str]]:
-    """Every catalog metric of one cohort, computed from its events."""
-    values, counts, samples, errors = {}, {}, {}, {}
-    n = len(events)
-    known: dict[str, np.ndarray | None] = {}
-
-    def present(name):          # the field's non-null values, computed once per field
-        if name not in known:
-            col = _field(events, name)
-            known[name] = None if col is None else col[~np.isnan(col)]
-        return known[name]
-
-    for m in catalog.metrics.values():
-        if not m.aggregate:
-            continue            # derived metrics are the gate's; nrql-only ones have no events
-        kind, arg = next(iter(m.aggregate.items()))
-        if kind == "percentage":
-            hits = _matches(events, arg["field"], arg["is"])
-            if hits is None:
-                errors[m.name] = f"{TABLE} has no boolean field {arg['field']}"
-                continue
-            counts[m.name] = int(hits.sum())
-            # over the events that carry the field, as the NRQL's `IS NOT NULL` does for an
-            # optional attribute: not sent is no value, not 0 %
-            carried = int((events[arg["field"]] >= 0).sum()) if arg["field"] in BOOLEANS else n
-            values[m.name] = 100.0 * counts[m.name] / carried if carried else None
-            continue
-        name = arg["field"] if kind == "percentile" else arg
-        col = present(name)
-        if col is None:
-            errors[m.name] = f"{TABLE} has no numeric field {name}"
-        elif kind == "percentile":
-            values[m.name] = float(np.percentile(col, arg["p"])) if len(col) else None
-        elif kind == "count":
-            values[m.name] = float(len(col))
-        elif kind in _REDUCE:
-            values[m.name] = float(_REDUCE[kind](col)) if len(col) else None
-        else:
-            errors[m.name] = f"aggregate {kind} cannot be computed from {TABLE}"
-    for m in catalog.metrics.values():
-        if m.compare and m.compare.get("test") == "mann_whitney":
-            col = present(m.compare["field"])
-            if col is not None:
-                samples[m.compare["field"]] = col
-    return CohortData(n, values, samples, counts), errors
-
-
 class SQLiteEventSource:
     """MetricSource over the events in one SQLite file."""
 
@@ -404,10 +333,14 @@ class SQLiteEventSource:
         finally:
             conn.close()
         cohorts, errors = {}, {}
+        edges = edges_ms(layout(start, end, catalog.judge))
         for code, name in ((1, "canary"), (0, "control")):
-            cohorts[name], errs = cohort_data(catalog, events[events["cohort"] == code])
+            mine = events[events["cohort"] == code]
+            data, errs = cohort_data(catalog, mine)
+            cohorts[name] = CohortData(data.requests, data.values,
+                                       *evidence_data(catalog, mine, edges))
             errors.update(errs)
         # SkillExecution events hold no synthetic checks or process samples
         unmeasured = frozenset(m.name for m in catalog.metrics.values() if m.service_level)
-        return Observations(start, end, cohorts, errors, unmeasured=unmeasured)
+        return Observations(start, end, cohorts, errors, unmeasured=unmeasured, edges=edges)
 

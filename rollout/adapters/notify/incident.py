@@ -1,4 +1,5 @@
-"""What the guard tells people after an automatic rollback; every notifier renders this."""
+"""What the guard tells people after an automatic rollback (or a SEV3 hold); every
+notifier renders this."""
 from __future__ import annotations
 
 from dataclasses import dataclass
