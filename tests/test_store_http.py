@@ -9,12 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import rollout.adapters.http as http_adapter
-from rollout.adapters.http import RetryPolicy
+from rollout.adapters.retry import RetryPolicy
 from rollout.adapters.store.http import RECOVERED, HTTPStore
 from rollout.cli.main import main
 from rollout.core.state import ABORTED, APPLIED, Event
@@ -33,11 +33,10 @@ def ev(frm, to, kind=APPLIED, at=T0):
 
 @pytest.fixture
 def waits(monkeypatch):
-    got = []
-    monkeypatch.setattr(http_adapter, "sleep", got.append)
+    """What the policies of `make_store` waited (their sleep records instead)."""
     for var in ("ROLLOUT_HTTP_ATTEMPTS", "ROLLOUT_HTTP_TOKEN", "ROLLOUT_STORE"):
         monkeypatch.delenv(var, raising=False)
-    return got
+    return []
 
 
 @pytest.fixture
@@ -56,7 +55,8 @@ def make_store(api, history_url, waits):
     opened = []
 
     def make(token=api.token, policy=FAST, closed_by_caller=False):
-        store = HTTPStore(api.base_url, history_url, token=token, policy=policy)
+        store = HTTPStore(api.base_url, history_url, token=token,
+                          policy=replace(policy, sleep=waits.append))
         if not closed_by_caller:
             opened.append(store)
         return store
@@ -106,7 +106,7 @@ def test_a_flag_created_in_the_application_first_is_adopted(api, make_store):
 
 def test_the_token_comes_from_the_environment_and_must_be_set(api, history_url, waits,
                                                               monkeypatch):
-    store = HTTPStore(api.base_url, history_url, policy=FAST)
+    store = HTTPStore(api.base_url, history_url, policy=replace(FAST, sleep=waits.append))
     assert store.history(FLAG) == []                     # history needs no token
     with pytest.raises(UserError, match="ROLLOUT_HTTP_TOKEN is not set"):
         store.read(FLAG)
@@ -227,15 +227,22 @@ def test_the_api_down_during_a_rollback_fails_loudly_and_leaves_nothing_partial(
     assert [e.kind for e in store.history(FLAG)] == [APPLIED] * 3 + [ABORTED]
 
 
-def test_the_api_down_exits_4_with_one_line(api, history_url, waits, monkeypatch, capsys):
-    url = api.base_url
+def test_the_api_down_exits_4_with_one_line(api, make_store, history_url, waits, monkeypatch,
+                                            capsys):
+    url, store = api.base_url, make_store()
     api.stop()
+    with pytest.raises(ExternalError) as exc:                # every attempt of the policy
+        store.read(FLAG)
+    assert "cannot connect" in str(exc.value) and "failed after 3 attempts" in str(exc.value)
+    assert "\n" not in str(exc.value) and waits == [0.1, 0.2]
+    # the command line: exit 4, one line (ROLLOUT_HTTP_ATTEMPTS: the run gives up at once)
     monkeypatch.setenv("ROLLOUT_HTTP_TOKEN", "t")
+    monkeypatch.setenv("ROLLOUT_HTTP_ATTEMPTS", "1")
     code = main(["status", "--store", url, "--history", history_url,
                  "--flags", str(ROOT / "rollout/flags")])
     err = capsys.readouterr().err
     assert code == 4
-    assert err.count("\n") == 1 and "cannot connect" in err and "failed after 4 attempts" in err
+    assert err.count("\n") == 1 and "cannot connect" in err and "failed after 1 attempts" in err
 
 
 def test_an_intent_whose_history_row_was_written_is_just_dropped(make_store):

@@ -5,6 +5,7 @@ of every message. The store contract itself runs on PostgreSQL via tests/stores.
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -114,23 +115,23 @@ def test_the_history_is_append_only_even_for_the_superuser(cluster, db):
     assert cluster.execute(db, "SELECT to_pct FROM rollout_history") == [(0,)]
 
 
-def test_an_unreachable_store_exits_4_in_one_line_without_the_password(monkeypatch, capsys):
+def test_an_unreachable_store_exits_4_in_one_line_without_the_password(capsys):
     waits = []
-    monkeypatch.setattr(postgres, "sleep", waits.append)
     url = pg.closed_port_url()
-    assert main(["history", FLAG, "--store", url]) == 4
+    with pytest.raises(ExternalError) as exc:
+        postgres.PostgresStore(url, policy=replace(postgres.CONNECT_POLICY, sleep=waits.append))
+    assert waits == [0.5, 1.0]                          # the connect policy's backoff
+    assert main(["history", FLAG, "--store", url]) == 4     # the same, from the command line
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and pg.PASSWORD not in err
+    assert err == f"rollout history: {exc.value}\n" and pg.PASSWORD not in err
     assert "store postgres://postgres@127.0.0.1:" in err and "/rollout: cannot connect after " \
         "3 attempts: " in err and "Connection refused" in err
-    assert waits == [0.5, 1.0]
 
 
-def test_a_wrong_password_is_named_but_never_printed(cluster, db, monkeypatch):
-    monkeypatch.setattr(postgres, "sleep", lambda s: None)
+def test_a_wrong_password_is_named_but_never_printed(cluster, db):
     wrong = db.replace(pg.PASSWORD, "Wrong-Pw-4411")
     with pytest.raises(ExternalError) as exc:
-        open_store(wrong)
+        postgres.PostgresStore(wrong, policy=replace(postgres.CONNECT_POLICY, sleep=lambda s: None))
     assert "password authentication failed" in str(exc.value)
     assert "Wrong-Pw-4411" not in str(exc.value) and open_store(db).url == postgres.describe(db)
 

@@ -38,15 +38,15 @@ def register(sub) -> None:
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
     from rollout.cli.cmd_guard import print_outcomes
-    from rollout.cli.common import actor, now
+    from rollout.cli.common import actor, notifiers as configured, now
     from rollout.flagfiles import current_commit, find_flag
     from rollout.deliveries import FAILED, failed, pending_deliveries
-    from rollout.guard import Notifiers, Outcome, abort, deliver
+    from rollout.guard import Outcome, abort, deliver
 
     reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
     at = now()
-    notifiers = Notifiers.from_env()
+    notifiers = configured()
     with open_store(store_url(args.store), args.history) as store:
         applied = store.read(state.flag)
         if applied is None or applied.percentage == 0:

@@ -96,17 +96,19 @@ def exit_code(outcomes, invalid=()) -> int:
 
 def run(args) -> int:
     from rollout.adapters.store import store_url
-    from rollout.cli.common import actor, now
+    from rollout.cli.common import actor, notify_deadline, now
     from rollout.flagfiles import current_commit, load_flags_lenient
     from rollout.guard_run import run_guard
 
     url = store_url(args.store)
+    deadline = notify_deadline()
     codes, runs = set(), 0
     while True:
         try:
             states, invalid = load_flags_lenient(args.flags)
             outcomes = run_guard(states, url, args.history, args.metrics, window=args.window,
-                                 clock=now, commit=current_commit(), actor=actor())
+                                 clock=now, commit=current_commit(), actor=actor(),
+                                 notify_deadline=deadline)
             print_outcomes(outcomes, args.output, invalid)
             codes.add(exit_code(outcomes, invalid))
         except ExternalError as exc:

@@ -41,15 +41,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import actor, now, print_json, print_table
-    from rollout.deliveries import FAILED, Notifiers
+    from rollout.cli.common import actor, notifiers as configured, now, print_json, print_table
+    from rollout.deliveries import FAILED
     from rollout.flagfiles import current_commit, load_flags
     from rollout.gating import make_gate
     from rollout.reconcile import reconcile
 
     states = load_flags(args.flags)
     url = store_url(args.store)
-    notifiers = None if args.dry_run else Notifiers.from_env()
+    notifiers = None if args.dry_run else configured()
     with open_store(url, args.history) as store:
         outcomes = reconcile(states, store, now(), commit=current_commit(), actor=actor(),
                              dry_run=args.dry_run, gate=make_gate(args.metrics, url, store),

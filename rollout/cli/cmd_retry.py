@@ -33,10 +33,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import actor, now
+    from rollout.cli.common import actor, notifiers, now
     from rollout.core.rules import active_abort
     from rollout.core.state import RETRY, Event
-    from rollout.deliveries import Notifiers, failed, pending_deliveries
+    from rollout.deliveries import failed, pending_deliveries
     from rollout.flagfiles import current_commit, find_flag
 
     reason = required_reason(args.reason)
@@ -50,7 +50,7 @@ def run(args) -> int:
         store.record(Event(flag=state.flag, at=at, kind=RETRY, from_pct=abort.to_pct,
                            to_pct=abort.from_pct, reasons=(reason,),
                            revision=state.revision, commit=current_commit(), actor=actor()))
-        owed = pending_deliveries(state, store, Notifiers.from_env(), at)
+        owed = pending_deliveries(state, store, notifiers(), at)
     print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
           f"`rollout reconcile` climbs the ladder again toward {state.percentage}%, one step "
           f"at a time, with each step's soak and gate")

@@ -61,7 +61,7 @@ def _seconds(value: float, what: str, low: float, high: float) -> float:
 def config(args):
     import os
 
-    from rollout.cli.common import actor, now, parse_window
+    from rollout.cli.common import actor, notify_deadline, now, parse_window
     from rollout.serve.config import TOKEN_ENV, ServeConfig
 
     if not 0 <= args.port <= 65535:
@@ -79,7 +79,7 @@ def config(args):
                        metrics_url=args.metrics, flags_dir=args.flags,
                        window=parse_window(args.window),
                        hook_window=parse_window(args.hook_window, "--hook-window"),
-                       clock=now, actor=actor(),
+                       clock=now, actor=actor(), notify_deadline=notify_deadline(),
                        hook_token=os.environ.get(TOKEN_ENV) or None)
 
 

@@ -1,4 +1,6 @@
-"""What several sub-commands share: store and output options, clock, actor, printing."""
+"""What several sub-commands share: store and output options, clock, actor, printing, and
+the settings read from the environment at the edge (ROLLOUT_NOW, ROLLOUT_HTTP_ATTEMPTS,
+ROLLOUT_NOTIFY_DEADLINE) so that nothing deeper reads them."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +116,41 @@ def number_arg(low: float, high: float, *, integer: bool = False, low_open: bool
             raise UserError(f"{text!r}: expected a number {sign} {low:g} and <= {high:g}")
         return value
     return _argtype(parse)
+
+
+HTTP_ATTEMPTS_ENV = "ROLLOUT_HTTP_ATTEMPTS"
+NOTIFY_DEADLINE_ENV = "ROLLOUT_NOTIFY_DEADLINE"
+
+
+def http_attempts_cap(env=None) -> int | None:
+    """ROLLOUT_HTTP_ATTEMPTS caps the attempts of every HTTP request of a run (a guard on
+    a short schedule gives up sooner; docs/failures.md). Anything but a whole number >= 1
+    leaves each policy's own."""
+    text = (os.environ if env is None else env).get(HTTP_ATTEMPTS_ENV, "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
+def notify_deadline(env=None) -> float:
+    """Seconds all notifications of one run share: ROLLOUT_NOTIFY_DEADLINE, else 20."""
+    from rollout.deliveries import NOTIFY_DEADLINE
+
+    text = (os.environ if env is None else env).get(NOTIFY_DEADLINE_ENV, "").strip()
+    if not text:
+        return NOTIFY_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or not 0 < value <= 600:
+        raise UserError(f"{NOTIFY_DEADLINE_ENV}={text!r}: expected seconds, 0 < value <= 600")
+    return value
+
+
+def notifiers():
+    """The notification channels the environment configures, with the run's deadline."""
+    from rollout.deliveries import Notifiers
+
+    return Notifiers.from_env(deadline=notify_deadline())
 
 
 def actor() -> str:

@@ -94,6 +94,10 @@ def _run(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from rollout.adapters.retry import cap_http_attempts
+    from rollout.cli.common import http_attempts_cap
+
+    previous = cap_http_attempts(http_attempts_cap())
     try:
         return args.func(args)
     except RolloutError as exc:
@@ -103,6 +107,8 @@ def _run(argv: list[str]) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    finally:
+        cap_http_attempts(previous)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ together. Error messages name user@host:port/db, never the password.
 """
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from rollout.adapters.http import RetryPolicy
+from rollout.adapters.retry import Retry, RetryPolicy
 from rollout.adapters.store.base import SQLStore
 from rollout.errors import ExternalError, UserError
 
@@ -22,7 +21,6 @@ from rollout.errors import ExternalError, UserError
 WRITE_LOCK = 0x726F6C6C6F7574
 MIGRATE_LOCK = 0x726F6C6C6D6967
 CONNECT_POLICY = RetryPolicy(attempts=3, timeout=5, backoff=0.5)
-sleep = time.sleep  # replaced in tests that count waits
 
 APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION rollout_history_append_only() RETURNS trigger
@@ -130,16 +128,17 @@ def describe(url: str) -> str:
 def connect(url: str, policy: RetryPolicy = CONNECT_POLICY) -> psycopg.Connection:
     where = describe(url)
     secret = conninfo_to_dict(url).get("password")
-    last = ""
-    for attempt in range(1, policy.attempts + 1):
+
+    def attempt(timeout: float) -> psycopg.Connection:
         try:
-            return psycopg.connect(url, connect_timeout=max(1, int(policy.timeout)),
+            return psycopg.connect(url, connect_timeout=max(1, int(timeout)),
                                    application_name="rollout")
         except psycopg.OperationalError as exc:
-            last = one_line(exc, secret)
-        if attempt < policy.attempts:
-            sleep(min(policy.backoff * 2 ** (attempt - 1), policy.max_wait))
-    raise ExternalError(f"store {where}: cannot connect after {policy.attempts} attempts: {last}")
+            raise Retry(one_line(exc, secret)) from None
+
+    return policy.run(attempt, what=f"store {where}",
+                      gave_up=lambda n, last: f"store {where}: cannot connect after {n} "
+                                              f"attempts: {last}")
 
 
 def migrate(conn: psycopg.Connection) -> list[tuple[int, str]]:
@@ -180,9 +179,10 @@ class PostgresStore(SQLStore):
     placeholder = "%s"
     db_errors = (psycopg.Error,)
 
-    def __init__(self, url: str, *, require_schema: bool = True):
+    def __init__(self, url: str, *, require_schema: bool = True,
+                 policy: RetryPolicy = CONNECT_POLICY):
         where = describe(url)
-        conn = connect(url)
+        conn = connect(url, policy)
         super().__init__(where, conn)     # self.url is safe to print
         if require_schema:
             try:
