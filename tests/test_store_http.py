@@ -19,6 +19,7 @@ from rollout.adapters.store.http import RECOVERED, HTTPStore
 from rollout.cli.main import main
 from rollout.core.state import ABORTED, APPLIED, Event
 from rollout.errors import ConflictError, ExternalError, UserError
+from tests import pg
 from tests.cli import ROOT, make_repo, rollout, set_percentage
 from tests.fakes.flagapi import FakeFlagAPI
 
@@ -255,6 +256,27 @@ def test_an_intent_whose_history_row_was_written_is_just_dropped(make_store):
     assert store.read(FLAG).version == 1
     assert len(store.history(FLAG)) == 1
     assert pending_intents(store.hist.url) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_failing_intents_table_is_one_line_naming_the_store_without_its_password(
+        api, history_url, waits, backend):
+    if backend == "postgres":
+        history_url = pg.cluster().create_database()
+    store = HTTPStore(api.base_url, history_url, token=api.token, policy=FAST)
+    try:
+        store.hist.conn.execute("DROP TABLE rollout_intents")        # a damaged store
+        store.hist.conn.commit()
+        with pytest.raises(ExternalError) as exc:
+            store.apply(FLAG, 0, None, ev(None, 0))
+        assert str(exc.value).startswith(f"store {store.hist.url}: using the intents table "
+                                         f"failed: ") and "rollout_intents" in str(exc.value)
+        assert "\n" not in str(exc.value) and pg.PASSWORD not in str(exc.value)
+        assert api.requests_to("PUT") == [] and store.history(FLAG) == []   # nothing sent
+    finally:
+        store.close()
+        if backend == "postgres":
+            pg.cluster().drop_database(history_url)
 
 
 def test_two_guards_at_once_roll_back_once(api, make_store):
