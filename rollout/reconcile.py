@@ -83,3 +83,17 @@ def _decide_and_write(state, store, observed, history, now, *, commit, actor, dr
 
 def reconcile(states: list[FlagState], store: FlagStore, now: datetime, **kwargs) -> list[Outcome]:
     return [reconcile_flag(s, store, now, **kwargs) for s in states]
+
+
+def reconcile_store(states: list[FlagState], store_url: str, history_url: str | None,
+                    metrics_url: str | None, now: datetime, **kwargs) -> tuple[list[Outcome], str]:
+    """`rollout reconcile`: every flag against the store at `store_url`, a step up judged
+    by the gate on the metric source; returns the outcomes and the store's printable name
+    (never the password of a postgres URL)."""
+    from rollout.adapters.store import open_store
+    from rollout.gating import make_gate
+
+    with open_store(store_url, history_url) as store:
+        outcomes = reconcile(states, store, now, gate=make_gate(metrics_url, store_url, store),
+                             **kwargs)
+        return outcomes, store.url

@@ -172,3 +172,47 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     from rollout.core.tables import text_table
 
     print("\n".join(text_table(headers, rows)))
+
+
+def append_step_summary(text: str) -> None:
+    """Append to the GitHub Actions job summary (GITHUB_STEP_SUMMARY) when one is set."""
+    from rollout.errors import ExternalError
+    from rollout.redact import redact
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            # O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
+            fd = os.open(summary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            with open(fd, "a", encoding="utf-8") as f:
+                f.write(redact(text) + "\n")
+        except OSError as exc:
+            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
+
+
+def print_outcomes(outcomes, output: str, invalid=()) -> None:
+    """The guard's outcomes (rollout guard, rollout abort): a table or JSON on stdout;
+    drift, flags not judged and failed deliveries on stderr."""
+    from rollout.deliveries import FAILED
+
+    if output == "json":
+        print_json([o.to_json() for o in outcomes])
+    else:
+        print_table(["flag", "action", "at", "severity", "reasons"],
+                    [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
+                      o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
+        # a metric this source cannot measure is a fact about the setup: said once
+        omitted = dict(m for o in outcomes for m in o.omitted)
+        for metric, why in omitted.items():
+            print(f"  not judged: {metric}: {why}")
+    for o in outcomes:
+        if o.drift:
+            print(f"  {o.flag} {o.drift}", file=sys.stderr)
+        if o.blind:
+            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind_reason}", file=sys.stderr)
+        if output != "json":
+            for channel, what in o.deliveries.items():
+                stream = sys.stderr if what.startswith(FAILED) else sys.stdout
+                print(f"  {o.flag} {channel}: {what}", file=stream)
+    for exc in invalid:
+        print(f"rollout guard: {exc}", file=sys.stderr)
