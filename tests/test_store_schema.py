@@ -1,4 +1,4 @@
-"""One schema for both SQL dialects (rollout/adapters/store/schema.py): SQLite is migrated
+"""One schema for both SQL dialects (rollout/adapters/store/migrations.py): SQLite is migrated
 when a file is opened and adopts a file of an earlier release, made by the unversioned
 script it used to run (tests/data/unversioned_store.sql); PostgreSQL through `rollout
 store init`; both end with the same tables and columns."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.adapters.store import open_store, schema
+from rollout.adapters.store import migrations, open_store
 from rollout.adapters.store.sqlite import SQLiteStore
 from rollout.core.state import APPLIED, Event
 from tests import pg
@@ -18,7 +18,7 @@ from tests.cli import ROOT, rollout
 
 OLD_SCRIPT = (Path(__file__).parent / "data" / "unversioned_store.sql").read_text()
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
-ALL = [(m.number, m.name) for m in schema.MIGRATIONS]
+ALL = [(m.number, m.name) for m in migrations.MIGRATIONS]
 
 
 def ev(frm, to, at=T0):
@@ -91,14 +91,14 @@ def test_a_file_from_before_rollout_serve_gets_the_missing_tables(tmp_path):
     assert out.stdout.startswith(f"sqlite:///{path}: applied 0001 ") and "0004 " in out.stdout
     assert set(sqlite_columns(path)) >= {"rollout_leases", "rollout_hook_calls"}
     again = rollout(["store", "init", "--store", f"sqlite:///{path}"], tmp_path)
-    assert again.stdout == f"sqlite:///{path}: up to date at migration {schema.LATEST}\n"
+    assert again.stdout == f"sqlite:///{path}: up to date at migration {migrations.LATEST}\n"
 
 
 def test_a_file_of_a_newer_release_opens(tmp_path):
     SQLiteStore(f"sqlite:///{tmp_path}/f.db").close()
     with sqlite3.connect(tmp_path / "f.db") as db:
         db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, 'from the future')",
-                   (schema.LATEST + 1,))
+                   (migrations.LATEST + 1,))
     db.close()
     store = SQLiteStore(f"sqlite:///{tmp_path}/f.db")
     assert store.applied_on_open == [] and store.read("skills_rollout") is None

@@ -16,7 +16,7 @@ examples:
 
 Applies the numbered migrations the database lacks (feature_flags, the append-only
 rollout_history, rollout_intents, rollout_deliveries, rollout_leases, rollout_hook_calls;
-rollout/adapters/store/schema.py, the same for both), in one transaction, recorded in
+rollout/adapters/store/migrations.py, the same for both), in one transaction, recorded in
 schema_migrations; a second run applies nothing. PostgreSQL: the other commands refuse
 a database that has not been initialised. SQLite: every command migrates the file when
 it opens it (a file of an earlier release is adopted). http(s): the flag API needs no
@@ -41,7 +41,7 @@ def run(args) -> int:
     import os
 
     from rollout.adapters.store import init_store, store_url
-    from rollout.adapters.store.schema import LATEST
+    from rollout.adapters.store.migrations import LATEST
     from rollout.errors import UserError
 
     url = store_url(args.store)

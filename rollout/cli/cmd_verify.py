@@ -97,5 +97,5 @@ def run(args) -> int:
     if args.output == "json":
         print_json(verify.to_json(checklist, url, start, at))
     else:
-        print(verify.render_markdown(checklist, url, f"{format_utc(start)} to {format_utc(at)}"))
+        print(verify.checklist_markdown(checklist, url, f"{format_utc(start)} to {format_utc(at)}"))
     return checklist.exit_code

@@ -1,6 +1,6 @@
 """The production flag store: PostgreSQL (psycopg 3), the same tables as SQLite.
 
-`rollout store init` runs the numbered migrations of rollout/adapters/store/schema.py;
+`rollout store init` runs the numbered migrations of rollout/adapters/store/migrations.py;
 the store refuses a database that has not been migrated rather than creating tables
 behind an operator's back.
 Writers serialise on a transaction-scoped advisory lock, and the compare-and-set on
@@ -15,9 +15,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from rollout.adapters.retry import Retry, RetryPolicy
-from rollout.adapters.store import schema
+from rollout.adapters.store import migrations
 from rollout.adapters.store.sql import SQLStore
-from rollout.adapters.store.schema import LATEST
+from rollout.adapters.store.migrations import LATEST
 from rollout.errors import ExternalError, UserError
 
 # Advisory lock keys: any fixed bigints (these are "rollout" and "rollmig" in ASCII).
@@ -61,18 +61,18 @@ def connect(url: str, policy: RetryPolicy = CONNECT_POLICY) -> psycopg.Connectio
 
 
 def migrate(conn: psycopg.Connection) -> list[tuple[int, str]]:
-    """Apply the missing migrations (rollout/adapters/store/schema.py) in one transaction;
+    """Apply the missing migrations (rollout/adapters/store/migrations.py) in one transaction;
     returns those applied."""
     with conn.transaction():
         cur = conn.cursor()
         # Two `store init` at once: the second waits, then finds nothing left to do.
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        return schema.migrate(cur, schema.POSTGRES)
+        return migrations.migrate(cur, migrations.POSTGRES)
 
 
 def schema_version(conn: psycopg.Connection) -> int:
     """The last migration applied, 0 for a database `rollout store init` never saw."""
-    version = max(schema.applied_versions(conn.cursor(), schema.POSTGRES), default=0)
+    version = max(migrations.applied_versions(conn.cursor(), migrations.POSTGRES), default=0)
     conn.commit()
     return version
 

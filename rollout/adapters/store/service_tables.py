@@ -1,6 +1,6 @@
 """The rows `rollout serve` keeps in the flag store beside the flags: the leader lease of
 its timed loop and the log of webhook calls. SQLite and PostgreSQL alike (migration 4 of
-schema.py), through the SQL store's public transactions; an http(s) flag store keeps them
+migrations.py), through the SQL store's public transactions; an http(s) flag store keeps them
 in its history store, as it keeps deliveries.
 
 The lease is a row (name, holder, term, expires_at) changed only by compare-and-set on

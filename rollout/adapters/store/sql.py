@@ -1,4 +1,4 @@
-"""The flag store over SQL, shared by SQLite and PostgreSQL (their tables: schema.py).
+"""The flag store over SQL, shared by SQLite and PostgreSQL (their tables: migrations.py).
 
 Subclasses bring a DB-API connection and their dialect (parameter marker, how a writer
 serialises, how times are stored). Everything else goes through `transaction()`, which
@@ -86,7 +86,7 @@ class SQLStore(FlagStore):
 
     @abstractmethod
     def migrate(self) -> list[tuple[int, str]]:
-        """Apply the migrations of schema.py the database lacks; returns those applied."""
+        """Apply the migrations of migrations.py the database lacks; returns those applied."""
 
     def _error_text(self, exc: BaseException) -> str:
         return " ".join(str(exc).split()) or exc.__class__.__name__

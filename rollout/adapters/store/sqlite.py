@@ -1,7 +1,7 @@
 """The embedded default flag store: one SQLite file, by default .rollout/flags.db.
 
-Its tables are the migrations of rollout/adapters/store/schema.py, applied when the file
-is opened (a new file is created; a file of an earlier release is brought up to date).
+Its tables are the migrations of rollout/adapters/store/migrations.py, applied when the
+file is opened (a new file is created; a file of an earlier release is brought up to date).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from rollout.adapters.store import schema
+from rollout.adapters.store import migrations
 from rollout.adapters.store.sql import SQLStore
 from rollout.core.state import as_utc
 from rollout.errors import ExternalError, UserError
@@ -71,12 +71,12 @@ def connect(path: Path, *, synchronous: str, what: str,
 def migrate_file(conn: sqlite3.Connection) -> list[tuple[int, str]]:
     """Apply the store's missing migrations; returns those applied. A file at the latest
     version is recognised without taking the write lock (every open does this)."""
-    if {m.number for m in schema.MIGRATIONS} <= schema.applied_versions(conn.cursor(),
-                                                                         schema.SQLITE):
+    have = migrations.applied_versions(conn.cursor(), migrations.SQLITE)
+    if {m.number for m in migrations.MIGRATIONS} <= have:
         return []
     conn.execute("BEGIN IMMEDIATE")      # concurrent first opens of a file take turns
     try:
-        applied = schema.migrate(conn.cursor(), schema.SQLITE)
+        applied = migrations.migrate(conn.cursor(), migrations.SQLITE)
         conn.execute("COMMIT")
         return applied
     except BaseException:
