@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +21,7 @@ from rollout.errors import ConflictError, ExternalError, UserError
 from tests import pg
 from tests.cli import ROOT, make_repo, rollout, set_percentage
 from tests.fakes.flagapi import FakeFlagAPI
+from tests.stores import at_once
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FLAG = "skills_rollout"
@@ -294,11 +294,7 @@ def test_two_guards_at_once_roll_back_once(api, make_store):
         finally:
             store.close()
 
-    threads = [threading.Thread(target=guard) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(guard, 2)
     assert sorted(results) == ["lost", "rolled back"]
     assert len(api.requests_to("PUT")) == puts_before + 1     # the loser never PUT
     assert [e.kind for e in make_store().history(FLAG)].count(ABORTED) == 1

@@ -18,6 +18,7 @@ from rollout.core.state import ABORTED, APPLIED, Event
 from rollout.errors import ConflictError, ExternalError, UserError
 from tests import pg
 from tests.cli import make_repo, rollout
+from tests.stores import at_once
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FLAG = "skills_rollout"
@@ -54,12 +55,7 @@ def empty_db(cluster):
 
 def test_store_init_migrates_once_even_when_run_twice_at_once(cluster, empty_db, tmp_path):
     runs = []
-    threads = [threading.Thread(target=lambda: runs.append(
-        rollout(["store", "init", "--store", empty_db], tmp_path))) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(lambda: runs.append(rollout(["store", "init", "--store", empty_db], tmp_path)), 2)
     again = rollout(["store", "init"], tmp_path, {"ROLLOUT_STORE": empty_db})
     runs.append(again)
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr for r in runs]
@@ -192,11 +188,7 @@ def test_two_guards_at_once_roll_back_once(db):
             except ConflictError:
                 results.append("lost")
 
-    threads = [threading.Thread(target=guard) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(guard, 2)
     assert sorted(results) == ["lost", "rolled back"]
     with open_store(db) as store:
         assert [e.kind for e in store.history(FLAG)].count(ABORTED) == 1

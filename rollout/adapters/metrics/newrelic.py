@@ -211,7 +211,7 @@ class NewRelicSource:
         sent = {**queries, **{alias: (None, "extra", q) for alias, q in extra.items()}}
         body = {"query": graphql(sent, self.nrql_timeout),
                 "variables": {"account": self.account_id}}
-        account, alias_errors = self._post(body)
+        account, alias_errors = self.post(body)
         answers = {}
         for alias in extra:
             answer = account.get(alias)
@@ -222,7 +222,7 @@ class NewRelicSource:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _post(self, body: dict, expect: str = REQUESTS) -> tuple[dict, dict[str, str]]:
+    def post(self, body: dict, expect: str = REQUESTS) -> tuple[dict, dict[str, str]]:
         """The `account` object of the answer and per-alias errors; `expect` is the field
         whose presence says the answer carries data (else: retry if transient, or fail).
         HTTP failures are retried inside each attempt (http.request, same policy)."""
@@ -276,7 +276,7 @@ class NewRelicSource:
         for _ in range(MAX_ISSUE_PAGES):
             body = {"query": issues_graphql(priority, start, end, cursor),
                     "variables": {"account": self.account_id}}
-            account, errors = self._post(body, expect="aiIssues")
+            account, errors = self.post(body, expect="aiIssues")
             page = (account["aiIssues"].get("issues") or {}) if not errors else None
             if not isinstance(page, dict) or not isinstance(page.get("issues"), list):
                 why = "; ".join(errors.values()) or "no issues list in the answer"
