@@ -57,10 +57,10 @@ class Tx:
         return self._cur.rowcount
 
     def time_in(self, dt: datetime):
-        return self._store._ts_in(dt)
+        return self._store.time_in(dt)
 
     def time_out(self, value, field: str = "updated_at") -> datetime:
-        return self._store._ts_out(value, field)
+        return self._store.time_out(value, field)
 
 
 class SQLStore(FlagStore):
@@ -91,10 +91,12 @@ class SQLStore(FlagStore):
     def _error_text(self, exc: BaseException) -> str:
         return " ".join(str(exc).split()) or exc.__class__.__name__
 
-    def _ts_in(self, dt: datetime):
+    def time_in(self, dt: datetime):
+        """A time as this store keeps it."""
         return as_utc(dt)
 
-    def _ts_out(self, value, field: str = "updated_at") -> datetime:
+    def time_out(self, value, field: str = "updated_at") -> datetime:
+        """A stored time as an aware UTC datetime, or one ExternalError naming the field."""
         try:
             return rows.timestamp(value, field)
         except rows.BadRow as exc:
@@ -186,7 +188,7 @@ class SQLStore(FlagStore):
             args.append(flag)
         if until is not None:
             where.append("at <= ?")
-            args.append(self._ts_in(until))
+            args.append(self.time_in(until))
         if where:
             sql += " WHERE " + " AND ".join(where)
         with self.transaction("reading history", write=False) as tx:

@@ -111,7 +111,7 @@ class SQLiteStore(SQLStore):
     def _begin_write(self, cur):
         cur.execute("BEGIN IMMEDIATE")
 
-    def _ts_in(self, dt: datetime) -> str:
+    def time_in(self, dt: datetime) -> str:
         return as_utc(dt).isoformat(timespec="microseconds")
 
     @contextmanager
