@@ -12,23 +12,11 @@ from rollout.core import verify
 from rollout.core.catalog import load_catalog
 from rollout.core.observations import CohortData, Observations
 from rollout.core.verify import FAIL, OK, UNKNOWN, HealthAnswer, Unavailable
+from tests.fakes.app import HEALTHY_SERVICES, health_body
 
 CATALOG = load_catalog()
 AT = "2026-11-20T10:00Z"                 # T0 + 2 h: the default 2 h window holds the events
 AT_MS = int(datetime(2026, 11, 20, 10, tzinfo=timezone.utc).timestamp() * 1000)
-HEALTHY_SERVICES = {"database": "healthy", "redis": "healthy", "claude_api": "healthy",
-                    "skills_api": "healthy"}
-
-
-def health_body(services=None) -> dict:
-    """The answer of seed 002's health.ts (whose `status` stays "healthy" whatever happens)."""
-    return {"status": "healthy", "timestamp": "2026-11-20T10:00:00.000Z",
-            "services": dict(services or HEALTHY_SERVICES),
-            "skills_metrics": {"active_skills_count": 3, "cache_hit_rate": 0.52,
-                               "avg_response_time_ms": 1480, "error_rate_percent": 0.9},
-            "uptime_seconds": 86400.5, "memory_usage_mb": 412, "cpu_usage_percent": 37}
-
-
 # -- the decisions -----------------------------------------------------------------------------
 
 U = "http://app/health"

@@ -5,7 +5,6 @@ NerdGraph answering the open-issues query.
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -14,36 +13,10 @@ from rollout.adapters.metrics.sqlite_events import insert_events
 from tests.cli import rollout
 from tests.events import CONTROL, Profile, events
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
-from tests.fakes.server import FakeServer
-from tests.test_verify import AT, AT_MS, HEALTHY_SERVICES, SEV1, SEV2, SEV3, health_body
+from tests.fakes.app import HEALTHY_SERVICES, FakeApp
+from tests.test_verify import AT, AT_MS, SEV1, SEV2, SEV3
 
 # -- the command, end to end -------------------------------------------------------------------
-
-class FakeApp(FakeServer):
-    """The web service's GET /health as seed 002 writes it: 200 when every service is
-    "healthy", 503 otherwise, same JSON either way. `raw` replaces the body (a proxy's HTML
-    page), `delay` makes it slow."""
-
-    def __init__(self, services=None, raw=None, delay=0.0):
-        super().__init__()
-        self.services = dict(services or HEALTHY_SERVICES)
-        self.raw = raw
-        self.delay = delay
-
-    def handle(self, req):
-        if req.method != "GET" or req.path != "/health":
-            return 404, {}, "Cannot GET " + req.path
-        if self.delay:
-            self.lock.release()         # let other requests in while this one is slow
-            try:
-                time.sleep(self.delay)
-            finally:
-                self.lock.acquire()
-        if self.raw is not None:
-            return 200, {"Content-Type": "text/html"}, self.raw
-        healthy = all(s == "healthy" for s in self.services.values())
-        return (200 if healthy else 503), {}, health_body(self.services)
-
 
 GOOD = events(600, "canary", span=timedelta(hours=2)) + \
     events(3000, "control", CONTROL, span=timedelta(hours=2))
