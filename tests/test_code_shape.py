@@ -13,8 +13,10 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 TREES = ["rollout", "infra", "alerts", "dashboards", "policy", "bench", "tests", "__main__.py"]
 
-# Files the judge's rewrite (issue 9) owns right now; emptied after it is merged.
+# What the judge's rewrite (issue 9) owns right now and reshapes; emptied after it is
+# merged (there sqlite_events.py is 346 lines, its metrics moved to packed.py).
 ALLOWED = {
+    "rollout/adapters/metrics/sqlite_events.py",
     "rollout/core/gate.py:_compare",
     "rollout/drill.py:run_drill",
 }
@@ -49,11 +51,15 @@ def test_no_module_or_function_is_over_the_limit():
 
 
 def test_the_allow_list_holds_only_what_is_still_long():
-    """An entry whose function got short (or moved) is removed, so the list shrinks."""
+    """An entry whose module or function got short (or moved) is removed, so the list
+    shrinks."""
     still = set()
     for path in python_files():
         name = path.relative_to(ROOT).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            still.add(name)
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
                     node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
                 still.add(f"{name}:{node.name}")

@@ -27,7 +27,7 @@ import re
 from datetime import datetime, timedelta
 
 from rollout.adapters import http
-from rollout.adapters.retry import Retry, RetryPolicy
+from rollout.adapters.retry import Retry
 from rollout.core.observations import COHORTS, CohortData, Observations
 from rollout.core.observations import epoch_ms as _ms
 from rollout.errors import ExternalError
@@ -191,13 +191,13 @@ def _dig(obj, *keys):
 
 class NewRelicSource:
     def __init__(self, account_id: int, api_key: str, endpoint: str, *, nrql_timeout: int = 30,
-                 policy: RetryPolicy | None = None, buckets: int = 60) -> None:
+                 policy: http.RetryPolicy | None = None, buckets: int = 60) -> None:
         self.account_id = account_id
         self.api_key = api_key
         self.endpoint = endpoint
         self.nrql_timeout = nrql_timeout
         # The HTTP wait covers New Relic's own query timeout plus the trip.
-        self.policy = policy or RetryPolicy(timeout=nrql_timeout + 5.0)
+        self.policy = policy or http.RetryPolicy(timeout=nrql_timeout + 5.0)
         self.buckets = buckets
 
     def fetch(self, catalog, start: datetime, end: datetime) -> Observations:
