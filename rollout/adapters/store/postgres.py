@@ -109,7 +109,7 @@ class PostgresStore(SQLStore):
 
     def _db(self, what: str, fn, *args):
         """fn(*args); a database failure becomes one line naming the store (exit 4)."""
-        with self.failing_as_store(what):
+        with self.reported_as(what):
             return fn(*args)
 
     def migrate(self) -> list[tuple[int, str]]:

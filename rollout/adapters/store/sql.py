@@ -114,7 +114,7 @@ class SQLStore(FlagStore):
         """One transaction, committed when the block ends; `write` serialises it with the
         other writers. A driver error becomes "store URL: <what> failed: ...<note>"
         (exit 4); any failure rolls it back."""
-        with self.failing_as_store(what, note):
+        with self.reported_as(what, note):
             cur = self.conn.cursor()
             if write:
                 self._begin_write(cur)
@@ -122,7 +122,7 @@ class SQLStore(FlagStore):
             self.conn.commit()
 
     @contextmanager
-    def failing_as_store(self, what: str, note: str = "") -> Iterator[None]:
+    def reported_as(self, what: str, note: str = "") -> Iterator[None]:
         """Inside: a driver error becomes "store URL: <what> failed: ..." (exit 4), and any
         failure rolls back what the connection has not committed."""
         try:

@@ -100,7 +100,7 @@ class SQLiteStore(SQLStore):
 
     def migrate(self) -> list[tuple[int, str]]:
         """The migrations applied when this store opened the file, and any applied now."""
-        with self.failing_as_store("migrating"):
+        with self.reported_as("migrating"):
             return self.applied_on_open + migrate_file(self.conn)
 
     def _error_text(self, exc):
