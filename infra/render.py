@@ -64,9 +64,23 @@ class RenderServices(pulumi.ComponentResource):
     def __init__(self, name: str, settings: RenderSettings, names: Names = PROD,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("skills-rollout:infra:RenderServices", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        s = settings
+        self._datastores(settings, names)
+        self._services(settings, names)
+        self._env(settings, names)
+        w = settings.web
+        self.web_url = self.web.service_details.apply(lambda d: d.url if d else None)
+        self.ai_service_url = self.ai_service.service_details.apply(lambda d: d.url if d else None)
+        # The public health endpoint (what Render's health check and the playbook's curl hit),
+        # for the synthetic monitor: the private ai-service is out of reach of New Relic.
+        self.web_health_url = self.web_url.apply(
+            lambda url: url.rstrip("/") + w.health_check_path if url else None)
+        self.skills_enabled = settings.ai_service.skills_enabled
+        self.register_outputs({"web_url": self.web_url, "ai_service_url": self.ai_service_url,
+                               "web_health_url": self.web_health_url,
+                               "postgres_id": self.postgres.id,
+                               "key_value_id": self.key_value.id})
 
+    def _datastores(self, s: RenderSettings, names: Names) -> None:
         self.postgres = rpg.Postgres(
             "postgres", owner_id=s.owner_id, name=names.postgres, region=s.region,
             plan=s.postgres.plan, version=s.postgres.version,
@@ -80,11 +94,11 @@ class RenderServices(pulumi.ComponentResource):
         self.key_value = rkv.KeyValue(
             "key-value", owner_id=s.owner_id, name=names.key_value, region=s.region,
             plan=s.key_value.plan, maxmemory_policy=s.key_value.maxmemory_policy,
-            ip_allow_list=_allow_list(s.key_value.ip_allow_list), opts=child)
+            ip_allow_list=_allow_list(s.key_value.ip_allow_list),
+            opts=pulumi.ResourceOptions(parent=self))
 
-        db = rpg.get_postgres_connection_info_output(postgres_id=self.postgres.id)
-        cache = rkv.get_key_value_connection_info_output(key_value_id=self.key_value.id)
-
+    def _services(self, s: RenderSettings, names: Names) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         ai = s.ai_service
         self.ai_service = rsvc.PrivateService(
             "ai-service", owner_id=s.owner_id, name=names.ai_service, repo=s.repo, branch=s.branch,
@@ -111,6 +125,11 @@ class RenderServices(pulumi.ComponentResource):
                       "memory": {"enabled": True, "percentage": a.memory_percent}},
             opts=child)
 
+    def _env(self, s: RenderSettings, names: Names) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        ai = s.ai_service
+        db = rpg.get_postgres_connection_info_output(postgres_id=self.postgres.id)
+        cache = rkv.get_key_value_connection_info_output(key_value_id=self.key_value.id)
         # The kill switch of rollback method 2 (playbook 003) and the model key, one list:
         # a flip or a rotation is one in-place PUT and the deploy the provider starts after
         # it. The list holds a secret, so `pulumi preview` masks it whole; the stack output
@@ -133,15 +152,3 @@ class RenderServices(pulumi.ComponentResource):
             env_vars=env_list({"DATABASE_URL": pulumi.Output.secret(db.internal_connection_string),
                                "REDIS_URL": pulumi.Output.secret(cache.internal_connection_string)}),
             secret_files=[], service_ids=[self.web.id, self.ai_service.id], opts=child)
-
-        self.web_url = self.web.service_details.apply(lambda d: d.url if d else None)
-        self.ai_service_url = self.ai_service.service_details.apply(lambda d: d.url if d else None)
-        # The public health endpoint (what Render's health check and the playbook's curl hit),
-        # for the synthetic monitor: the private ai-service is out of reach of New Relic.
-        self.web_health_url = self.web_url.apply(
-            lambda url: url.rstrip("/") + w.health_check_path if url else None)
-        self.skills_enabled = ai.skills_enabled
-        self.register_outputs({"web_url": self.web_url, "ai_service_url": self.ai_service_url,
-                               "web_health_url": self.web_health_url,
-                               "postgres_id": self.postgres.id,
-                               "key_value_id": self.key_value.id})

@@ -10,24 +10,19 @@ from what the Render API accepts.
 """
 from __future__ import annotations
 
-import ipaddress
-import json
-import os
 import re
 from dataclasses import dataclass
 
 import pulumi
-from pulumi.runtime.config import get_config, is_config_secret
 import pulumi_render.key_value as rkv
 import pulumi_render.postgres as rpg
 import pulumi_render.services as rsvc
 
-PROJECT = "skills-rollout"
+from infra.config_reader import DIGITS as _DIGITS, PROJECT, ConfigReader
 
 _OWNER_ID = re.compile(r"^(tea|usr)-[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 _SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{8,}$")
-_DIGITS = re.compile(r"^[0-9]+$")
 # A PostgreSQL identifier Render accepts as database or user name: lower case, digits, _.
 _PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # New Relic public locations by their NerdGraph names. The list in New Relic's docs shows an
@@ -41,13 +36,6 @@ DEFAULT_DATABASE_USER = "legal_platform_user"
 # and those runners have no fixed addresses: open to every address (password required),
 # as Render does when no list is given.
 DEFAULT_POSTGRES_ALLOW = ("0.0.0.0/0",)
-
-_REQUIRED = object()     # lookup() without a default: a missing key is an error
-
-
-class ConfigError(pulumi.RunError):
-    """A stack configuration value is missing or invalid."""
-
 
 @dataclass(frozen=True)
 class Autoscaling:
@@ -157,130 +145,7 @@ def _enum_values(enum) -> tuple:
     return tuple(e.value for e in enum)
 
 
-class _Reader:
-    """Reads one config namespace; every failure names the key and how to set it."""
-
-    def __init__(self, namespace: str):
-        self.ns = namespace
-
-    def _key(self, top: str) -> str:
-        return f"{self.ns}:{top}"
-
-    def fail(self, path: str, problem: str, example: str, secret: bool = False):
-        flags = (" --secret" if secret else "") + (" --path" if "." in path else "")
-        key = path if self.ns == PROJECT else f"{self.ns}:{path}"
-        raise ConfigError(f"config {self.ns}:{path}: {problem}; "
-                          f"set it with: pulumi config set{flags} {key} {example}")
-
-    def raw(self, top: str):
-        return get_config(self._key(top))
-
-    def string(self, path: str, example: str, pattern: re.Pattern | None = None,
-               choices: tuple | None = None, what: str = "", default=_REQUIRED) -> str:
-        value = self.lookup(path, example, default)
-        if not isinstance(value, str) or not value.strip():
-            self.fail(path, f"expected {what or 'a non-empty string'}, got {value!r}", example)
-        value = value.strip()
-        if choices is not None and value not in choices:
-            self.fail(path, f"expected one of {', '.join(choices)}, got {value!r}", example)
-        if pattern is not None and not pattern.match(value):
-            self.fail(path, f"expected {what}, got {value!r}", example)
-        return value
-
-    def integer(self, path: str, example: str, low: int, high: int) -> int:
-        value = self.lookup(path, example)
-        if isinstance(value, str) and _DIGITS.match(value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.fail(path, f"expected a whole number from {low} to {high}, got {value!r}", example)
-        return value
-
-    def boolean(self, path: str, example: str, default=_REQUIRED) -> bool:
-        value = self.lookup(path, example, default)
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            value = value.strip().lower() == "true"
-        if not isinstance(value, bool):
-            self.fail(path, f"expected true or false, got {value!r}", example)
-        return value
-
-    def string_list(self, path: str, example: str, pattern: re.Pattern, what: str,
-                    default=_REQUIRED) -> tuple:
-        """A list in the stack file; `pulumi config set --path <key> a,b` stores a
-        comma-separated string, which is read as the same list."""
-        value = self.lookup(path, example, default)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",")]
-        if not isinstance(value, (list, tuple)) or not value or not all(
-                isinstance(v, str) and pattern.match(v) for v in value):
-            self.fail(path, f"expected a list of {what}, got {value!r}", example)
-        return tuple(value)
-
-    def lookup(self, path: str, example: str, default=_REQUIRED):
-        """The value at a dotted path; structured values arrive as JSON text. A missing
-        key is an error unless a default is given."""
-        top, *rest = path.split(".")
-        value = self.raw(top)
-        if value is None:
-            if default is not _REQUIRED:
-                return default
-            self.fail(path, "missing", example)
-        if rest:
-            try:
-                value = json.loads(value) if isinstance(value, str) else value
-            except json.JSONDecodeError:
-                pass
-            walked = top
-            for part in rest:
-                if not isinstance(value, dict):
-                    raise ConfigError(
-                        f"config {self.ns}:{walked}: expected a mapping with key {part!r}, got "
-                        f"{value!r}; set its keys with: pulumi config set --path "
-                        f"{walked}.<key> <value> (docs/infrastructure.md lists them)")
-                if part not in value:
-                    if default is not _REQUIRED:
-                        return default
-                    self.fail(path, "missing", example)
-                value = value[part]
-                walked += "." + part
-        return value
-
-    def cidr_list(self, path: str, example: str, default: tuple) -> tuple:
-        """CIDR blocks (a list, or the comma-separated string `config set --path` stores);
-        an empty list is allowed: no connection from outside Render."""
-        value = self.lookup(path, example, default)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        try:
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-                raise ValueError
-            return tuple(str(ipaddress.ip_network(v, strict=True)) for v in value)
-        except ValueError:
-            self.fail(path, f"expected a list of CIDR blocks like 203.0.113.0/24 (or [] for "
-                      f"none), got {value!r}", example)
-
-    def secret(self, top: str, example: str) -> pulumi.Output:
-        """`example` says what the value is, e.g. "the PagerDuty integration key"."""
-        value = self.raw(top)
-        # Leaving the value out makes the CLI prompt for it: it stays out of shell history.
-        prompt = f"(it prompts for {example})"
-        if value is None or not str(value).strip():
-            self.fail(top, "missing (a secret)", prompt, secret=True)
-        if not is_config_secret(self._key(top)):
-            self.fail(top, "is stored in plain text; it must be a secret", prompt, secret=True)
-        return pulumi.Output.secret(str(value))
-
-    def credential(self, top: str, example: str, env: tuple) -> None:
-        """A provider credential: the provider reads it itself, from this config key or from
-        its environment variable (how CI passes it); we only check that one of them is set."""
-        if self.raw(top) is None and any(os.environ.get(e) for e in env):
-            return
-        try:
-            self.secret(top, example)
-        except ConfigError as exc:
-            raise ConfigError(f"{exc} (or export {' or '.join(env)})") from None
-
-
-def _autoscaling(cfg: _Reader) -> Autoscaling | None:
+def _autoscaling(cfg: ConfigReader) -> Autoscaling | None:
     """web.autoscaling, or None when the stack leaves it out (Render's autoscaling needs a
     Professional workspace; a staging stack runs a fixed count)."""
     if cfg.lookup("web.autoscaling", "{min: 2, max: 10}", default=None) is None:
@@ -296,17 +161,21 @@ def _autoscaling(cfg: _Reader) -> Autoscaling | None:
 
 
 def load_settings() -> Settings:
-    cfg = _Reader(PROJECT)
-    nr = _Reader("newrelic")
-    render = _Reader("render")
+    cfg = ConfigReader(PROJECT)
+    nr = ConfigReader("newrelic")
+    render = ConfigReader("render")
 
     # pulumi-render 0.6 falls back to RENDER_APIKEY; the New Relic provider to NEW_RELIC_API_KEY.
     render.credential("apiKey", "the Render API key", ("RENDER_APIKEY",))
     nr.credential("apiKey", "the New Relic User key (NRAK-...)", ("NEW_RELIC_API_KEY",))
 
-    regions = _enum_values(rsvc.WebServiceDetailsCreateRegion)
     service_plans = _enum_values(rsvc.WebServiceDetailsCreatePlan)
+    return Settings(render=_render_settings(cfg, service_plans),
+                    newrelic=_newrelic_settings(cfg, nr),
+                    guard=_guard_settings(cfg, service_plans))
 
+
+def _render_settings(cfg: ConfigReader, service_plans: tuple) -> RenderSettings:
     autoscaling = _autoscaling(cfg)
     instances = cfg.integer("web.instances", "2", 1, 100)
     if autoscaling and not autoscaling.min <= instances <= autoscaling.max:
@@ -348,10 +217,11 @@ def load_settings() -> Settings:
                                     choices=_enum_values(rkv.MaxmemoryPolicy)),
         ip_allow_list=cfg.cidr_list("keyValue.ipAllowList", "203.0.113.7/32", ()),
     )
-    render_settings = RenderSettings(
+    return RenderSettings(
         owner_id=cfg.string("ownerId", "tea-abc123", pattern=_OWNER_ID,
                             what="a Render workspace id like tea-... or usr-..."),
-        region=cfg.string("region", "oregon", choices=regions),
+        region=cfg.string("region", "oregon",
+                          choices=_enum_values(rsvc.WebServiceDetailsCreateRegion)),
         repo=cfg.string("repo", "https://github.com/your-org/your-app",
                         pattern=re.compile(r"^https://\S+$"), what="an https:// repository URL"),
         branch=cfg.string("branch", "main"),
@@ -359,6 +229,8 @@ def load_settings() -> Settings:
         anthropic_api_key=cfg.secret("anthropicApiKey", "the model API key"),
     )
 
+
+def _newrelic_settings(cfg: ConfigReader, nr: ConfigReader) -> NewRelicSettings:
     emails = cfg.string_list("notify.emailAddresses", "oncall@example.com,team@example.com",
                              _EMAIL, "e-mail addresses")
     notify = NotifySettings(
@@ -371,7 +243,7 @@ def load_settings() -> Settings:
     base = cfg.string("runbookBaseUrl", "https://github.com/your-org/your-repo/blob/main",
                       pattern=re.compile(r"^https://[^\s#?]+$"),
                       what="an https:// URL without query or fragment")
-    newrelic = NewRelicSettings(
+    return NewRelicSettings(
         account_id=nr.string("accountId", "1234567", pattern=_DIGITS,
                              what="a numeric New Relic account id"),
         region=nr.string("region", "US", choices=("US", "EU")),
@@ -382,8 +254,6 @@ def load_settings() -> Settings:
             "New Relic public locations without the AWS_ prefix, like US_WEST_2",
             default=DEFAULT_MONITOR_LOCATIONS),
     )
-    return Settings(render=render_settings, newrelic=newrelic,
-                    guard=_guard_settings(cfg, service_plans))
 
 
 _GITHUB_REPO = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
@@ -391,7 +261,7 @@ MIN_HOOK_TOKEN = 32      # as rollout serve requires (rollout/serve/config.py)
 MIN_PAGE_TOKEN = 32      # as its status page requires (rollout/serve/page_auth.py)
 
 
-def _guard_settings(cfg: _Reader, plans: tuple) -> GuardSettings:
+def _guard_settings(cfg: ConfigReader, plans: tuple) -> GuardSettings:
     interval = cfg.integer("guard.interval", "60", 10, 3600)
     token = cfg.raw("guardHookToken")
     if token is not None and len(str(token).strip()) < MIN_HOOK_TOKEN:

@@ -9,6 +9,7 @@ as extra aliases, so events without the cohort attribute count before the first 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from rollout.core.baseline import Everyone, baseline_evidence, baseline_metrics
 from rollout.core.catalog import Catalog
@@ -60,3 +61,25 @@ def capture(source, catalog: Catalog, start: datetime, end: datetime, *, days: i
             label: str) -> dict:
     obs, everyone = measure(source, catalog, start, end)
     return baseline_evidence(catalog, obs, everyone, days=days, source=label)
+
+
+def capture_and_record(state, store_url: str, history_url: str | None, metrics: str | None,
+                       catalog: Catalog, *, days: int, at: datetime,
+                       clock: Callable[[], datetime], commit: str, actor: str):
+    """`rollout baseline capture`: the `days` before `at`, measured through the metric
+    source and recorded in the store's history of `state`'s flag; returns (the event,
+    its evidence)."""
+    from rollout.adapters.metrics import metrics_url, open_source
+    from rollout.adapters.store import open_store
+    from rollout.core.baseline import baseline_event, window_of
+
+    with open_store(store_url, history_url) as store:
+        # the label names the source without credentials: the New Relic key lives in
+        # NEW_RELIC_API_KEY, a store URL is shown as the store shows itself
+        label = metrics_url(metrics) or store.url
+        source = open_source(metrics, store_url)
+        start, end = window_of(days, at)
+        evidence = capture(source, catalog, start, end, days=days, label=label)
+        event = baseline_event(state, evidence, clock(), commit=commit, actor=actor)
+        store.record(event)
+    return event, evidence

@@ -14,43 +14,26 @@ marked where it is not: PagerDuty folds events by dedup key (flag + revision); G
 pull request is found by its branch before one is opened; Slack has no key, so a resend
 says "(repeat)".
 
-All sends of one command run share NOTIFY_DEADLINE seconds (ROLLOUT_NOTIFY_DEADLINE
-overrides it), each channel getting a fair share of what is left, so receivers that hang
-cannot hold a guard run for minutes. What did not fit is retried next run.
+All sends of one command run share `Notifiers.deadline` seconds (NOTIFY_DEADLINE; the
+command line reads ROLLOUT_NOTIFY_DEADLINE), each channel getting a fair share of what is
+left, so receivers that hang cannot hold a guard run for minutes. What did not fit is
+retried next run.
 """
 from __future__ import annotations
 
-import math
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Callable
 
 from rollout.adapters.store.base import FlagStore
 from rollout.core.rules import active_abort
 from rollout.core.state import ABORTED, ALERTED, CHANGES, DRIFT, Event, FlagState
-from rollout.errors import RolloutError, UserError
+from rollout.errors import RolloutError
 
 DEFAULT_SEVERITY = "SEV2"      # a rollback with no alert behind it (soak, manual) pages
 NOTIFY_DEADLINE = 20.0         # seconds for every notification of one command run
-DEADLINE_ENV = "ROLLOUT_NOTIFY_DEADLINE"
 FAILED = "FAILED, will retry"
-
-
-def notify_deadline(env=None) -> float:
-    env = os.environ if env is None else env
-    text = env.get(DEADLINE_ENV, "").strip()
-    if not text:
-        return NOTIFY_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or not 0 < value <= 600:
-        raise UserError(f"{DEADLINE_ENV}={text!r}: expected seconds, 0 < value <= 600")
-    return value
 
 
 @dataclass
@@ -61,13 +44,19 @@ class Notifiers:
     pagerduty: object | None = None
     github: object | None = None
     missing: dict[str, str] = field(default_factory=dict)
-    budget: float = NOTIFY_DEADLINE     # seconds of sending left in this run
+    deadline: float = NOTIFY_DEADLINE   # seconds for every send of this run
+    budget: float | None = None         # seconds of sending left in this run
+
+    def __post_init__(self):
+        if self.budget is None:
+            self.budget = self.deadline
 
     @classmethod
-    def from_env(cls, env=None) -> "Notifiers":
+    def from_env(cls, env=None, deadline: float = NOTIFY_DEADLINE) -> "Notifiers":
+        """The channels the environment configures (SLACK_WEBHOOK_URL, ...)."""
         from rollout.adapters.notify import GitHubProposer, PagerDutyNotifier, SlackNotifier
 
-        n = cls(budget=notify_deadline(env))
+        n = cls(deadline=deadline)
         for name, factory, needs in (("slack", SlackNotifier, "SLACK_WEBHOOK_URL"),
                                      ("pagerduty", PagerDutyNotifier, "PAGERDUTY_ROUTING_KEY"),
                                      ("github", GitHubProposer, "GITHUB_TOKEN and GITHUB_REPOSITORY")):
@@ -104,17 +93,17 @@ def _attempt(store: FlagStore, event: Event, channel: str, send: Callable[[int],
              now: datetime, notifiers: Notifiers, share: float) -> str:
     """Claim the channel for this row, send within `share` seconds, record the result.
     `send` gets the attempt number (1 the first time)."""
-    from rollout.adapters import http
+    from rollout.adapters import retry
 
-    if notifiers.budget < http.MIN_ATTEMPT:
-        return f"{FAILED}: not sent, this run's {notify_deadline():g}s for notifications is spent"
+    if notifiers.budget < retry.MIN_ATTEMPT:
+        return f"{FAILED}: not sent, this run's {notifiers.deadline:g}s for notifications is spent"
     attempt = store.claim_delivery(event.id, channel, now)
     if not attempt:
         status, _, detail = store.deliveries(event.id)[channel]
         return f"{status} earlier: {detail}" if detail else f"{status} earlier"
     started = time.monotonic()
     try:
-        with http.deadline(share):
+        with retry.deadline(share):
             detail = send(attempt) or "sent"
     except RolloutError as exc:
         store.finish_delivery(event.id, channel, False, str(exc), now)

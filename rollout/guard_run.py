@@ -11,6 +11,7 @@ from typing import Callable
 
 from rollout.core.state import FlagState
 from rollout.errors import ExternalError, one_line
+from rollout.deliveries import NOTIFY_DEADLINE
 from rollout.guard import Notifiers, Outcome, guard_flag
 
 
@@ -30,13 +31,14 @@ def guard_all(states: list[FlagState], store, source, notifiers: Notifiers, at: 
 
 def run_guard(states: list[FlagState], store_url: str, history_url: str | None,
               metrics_url: str | None, *, window: timedelta, clock: Callable[[], datetime],
-              commit: str, actor: str, notifiers: Notifiers | None = None) -> list[Outcome]:
-    """Judge every flag of `states` and act on its rollback triggers. Raises ExternalError
-    when the store cannot be opened (no flag could be judged)."""
+              commit: str, actor: str, notify_deadline: float = NOTIFY_DEADLINE) -> list[Outcome]:
+    """Judge every flag of `states` and act on its rollback triggers; the notifications
+    of the run share `notify_deadline` seconds. Raises ExternalError when the store cannot
+    be opened (no flag could be judged)."""
     from rollout.adapters.metrics import open_source
     from rollout.adapters.store import open_store
 
-    notifiers = notifiers or Notifiers.from_env()
+    notifiers = Notifiers.from_env(deadline=notify_deadline)
     with open_store(store_url, history_url) as store:
         source = open_source(metrics_url, store_url)
         return guard_all(states, store, source, notifiers, clock(), window, commit=commit,

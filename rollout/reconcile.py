@@ -22,7 +22,7 @@ GateFn = Callable[[FlagState, int, datetime], tuple[str, list[str], bool]]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReconcileOutcome:
     decision: Decision
     written: bool          # a change or a history row was written
     conflict: bool = False
@@ -39,7 +39,7 @@ class Outcome:
 
 def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit: str,
                    actor: str, dry_run: bool = False, gate: GateFn | None = None,
-                   notifiers=None) -> Outcome:
+                   notifiers=None) -> ReconcileOutcome:
     observed = store.read(state.flag)
     history = store.history(state.flag)
     observed, repair = settle_drift(state, store, observed, history, now, commit=commit,
@@ -58,28 +58,42 @@ def reconcile_flag(state: FlagState, store: FlagStore, now: datetime, *, commit:
 
 
 def _decide_and_write(state, store, observed, history, now, *, commit, actor, dry_run,
-                      gate) -> Outcome:
+                      gate) -> ReconcileOutcome:
     decision = decide(state, observed, history, now)
     verdict, failed = None, False
     if decision.needs_gate and gate is not None:
         verdict, reasons, failed = gate(state, decision.from_pct, now)
         decision = with_gate(decision, verdict, reasons)
     if dry_run or decision.action == NOOP:
-        return Outcome(decision, False, gate=verdict, source_failed=failed)
+        return ReconcileOutcome(decision, False, gate=verdict, source_failed=failed)
     kind = {APPLY: APPLIED, HOLD: HELD, REFUSE: REFUSED}[decision.action]
     event = Event(flag=state.flag, at=now, kind=kind,
                   from_pct=decision.from_pct if observed else None,
                   to_pct=decision.to_pct, reasons=decision.reasons, revision=state.revision,
                   commit=commit, actor=actor)
     if decision.action != APPLY:
-        return Outcome(decision, store.record(event), gate=verdict, source_failed=failed)
+        return ReconcileOutcome(decision, store.record(event), gate=verdict, source_failed=failed)
     try:
         store.apply(state.flag, decision.to_pct, observed.version if observed else None, event)
     except ConflictError as exc:
-        return Outcome(Decision(state.flag, HOLD, decision.from_pct, decision.to_pct,
+        return ReconcileOutcome(Decision(state.flag, HOLD, decision.from_pct, decision.to_pct,
                                 (str(exc),)), False, conflict=True)
-    return Outcome(decision, True, gate=verdict)
+    return ReconcileOutcome(decision, True, gate=verdict)
 
 
-def reconcile(states: list[FlagState], store: FlagStore, now: datetime, **kwargs) -> list[Outcome]:
+def reconcile(states: list[FlagState], store: FlagStore, now: datetime, **kwargs) -> list[ReconcileOutcome]:
     return [reconcile_flag(s, store, now, **kwargs) for s in states]
+
+
+def reconcile_store(states: list[FlagState], store_url: str, history_url: str | None,
+                    metrics_url: str | None, now: datetime, **kwargs) -> tuple[list[ReconcileOutcome], str]:
+    """`rollout reconcile`: every flag against the store at `store_url`, a step up judged
+    by the gate on the metric source; returns the outcomes and the store's printable name
+    (never the password of a postgres URL)."""
+    from rollout.adapters.store import open_store
+    from rollout.gating import make_gate
+
+    with open_store(store_url, history_url) as store:
+        outcomes = reconcile(states, store, now, gate=make_gate(metrics_url, store_url, store),
+                             **kwargs)
+        return outcomes, store.url

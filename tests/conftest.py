@@ -21,3 +21,12 @@ def store(store_factory):
     s = store_factory()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def rehearsal(tmp_path_factory):
+    """The report tests' rehearsal (tests/report_rehearsal.py), built once per process;
+    tests read it and copy its file before writing."""
+    from tests.report_rehearsal import build_rehearsal
+
+    return build_rehearsal(tmp_path_factory.mktemp("rehearsal"))

@@ -29,16 +29,15 @@ class Fakes:
     its clock pinned at `now`."""
 
     def __init__(self, repo: Path, now, flag: str = "skills_rollout"):
-        from tests.fakes.github import FakeGitHub
         from tests.fakes.newrelic import FakeNerdGraph
         from tests.fakes.pagerduty import FakePagerDuty
         from tests.fakes.slack import FakeSlack
+        from tests.receivers import flag_github, receivers_env
 
-        path = f"rollout/flags/{flag}.yaml"
         self.nr = FakeNerdGraph(traffic(now)).start()
         self.slack, self.pd = FakeSlack().start(), FakePagerDuty().start()
-        self.gh = FakeGitHub(files={path: (Path(repo) / path).read_text()}).start()
-        self.env = {**fakes_env(self.slack, self.pd, self.gh, self.nr),
+        self.gh = flag_github(repo, flag).start()
+        self.env = {**receivers_env(self.slack, self.pd, self.gh, self.nr),
                     "ROLLOUT_NOW": now.isoformat()}
         self.metrics = f"newrelic://{self.nr.account_id}"
 
@@ -50,18 +49,6 @@ class Fakes:
     def close(self) -> None:
         for fake in (self.nr, self.slack, self.pd, self.gh):
             fake.stop()
-
-
-def fakes_env(slack, pd, gh, nr=None) -> dict:
-    """Environment pointing every outside system of the guard at the fakes."""
-    env = {"SLACK_WEBHOOK_URL": slack.url, "PAGERDUTY_ROUTING_KEY": "R0UT1NGKEY" + "0" * 22,
-           "PAGERDUTY_EVENTS_URL": pd.url, "GITHUB_TOKEN": gh.token,
-           "GITHUB_REPOSITORY": gh.repository, "GITHUB_API_URL": gh.url}
-    if nr is not None:
-        from tests.fakes.newrelic import API_KEY
-
-        env.update(NEW_RELIC_API_KEY=API_KEY, NEW_RELIC_API_URL=nr.url)
-    return env
 
 
 class Served:

@@ -187,7 +187,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
 
 # -- the daily report beside the pre-rollout baseline ------------------------------------------
 
-from tests.test_reports import D as DAY, T0 as ROLLOUT, rehearsal  # noqa: E402,F401  (fixture)
+from tests.report_rehearsal import D as DAY, T0 as ROLLOUT  # noqa: E402
 
 
 def test_the_daily_report_shows_the_pre_rollout_baseline_beside_control(tmp_path, rehearsal):

@@ -169,7 +169,7 @@ AT = "2026-11-20T10:00Z"
 
 
 def run_verify(tmp_path, rows, **knobs):
-    from tests.test_verify import FakeApp
+    from tests.fakes.app import FakeApp
 
     with FakeApp() as app, FakeNerdGraph(rows) as nr:
         for k, v in knobs.items():

@@ -4,13 +4,14 @@ Every evaluation is one HTTP request, whatever the number of metrics; failures a
 retried or reported the way NerdGraph's answers call for.
 """
 import re
+from dataclasses import replace
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from rollout.adapters import http
+from rollout.adapters.retry import RetryPolicy
 from rollout.adapters.metrics import open_source
 from rollout.adapters.metrics.base import EU_ENDPOINT, US_ENDPOINT
 from rollout.adapters.metrics.newrelic import NewRelicSource
@@ -24,14 +25,13 @@ from tests.fakes.newrelic import API_KEY, FakeNerdGraph
 CATALOG = load_catalog()
 HOUR = (T0, T0 + timedelta(hours=1))
 ROWS = events(400, "canary", Profile(error_rate=0.03)) + events(1600, "control", CONTROL)
-FAST = http.RetryPolicy(attempts=3, timeout=2.0, backoff=0.01)
+FAST = RetryPolicy(attempts=3, timeout=2.0, backoff=0.01)
 
 
 @pytest.fixture
-def waits(monkeypatch):
-    seen = []
-    monkeypatch.setattr(http, "sleep", seen.append)
-    return seen
+def waits():
+    """The waits of the policies a test passes it to (`source(..., waits=waits)`)."""
+    return []
 
 
 @pytest.fixture
@@ -40,7 +40,9 @@ def nerdgraph():
         yield fake
 
 
-def source(fake, policy=FAST, key=API_KEY):
+def source(fake, policy=FAST, key=API_KEY, waits=None):
+    if waits is not None:
+        policy = replace(policy, sleep=waits.append)
     return NewRelicSource(fake.account_id, key, fake.url, policy=policy)
 
 
@@ -224,7 +226,7 @@ def test_a_failed_service_query_is_an_error_of_that_metric(nerdgraph):
 
 def test_partial_results_become_per_metric_errors(nerdgraph, waits):
     nerdgraph.fail_alias["v_p95_response_time"] = ("NRDB query timed out", "TIMEOUT")
-    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    obs = source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 1 and waits == []
     assert obs.errors == {"p95_response_time": "NRDB query timed out (TIMEOUT)"}
     assert obs.cohort("canary").values["skill_error_rate"] == pytest.approx(100 * 12 / 400, abs=3)
@@ -243,7 +245,7 @@ def test_a_bad_nrql_is_reported_for_that_metric(nerdgraph):
 def test_transient_graphql_errors_are_retried(nerdgraph, waits):
     nerdgraph.graphql_errors_next.append(
         [{"message": "Something went wrong", "extensions": {"errorClass": "INTERNAL_SERVER_ERROR"}}])
-    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    obs = source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 2 and len(waits) == 1 and obs.errors == {}
 
 
@@ -251,7 +253,7 @@ def test_persistent_graphql_timeouts_fail_the_source(nerdgraph, waits):
     nerdgraph.graphql_errors_next += [[{"message": "Query timed out", "path": ["actor", "account"],
                                         "extensions": {"errorClass": "TIMEOUT"}}]] * 3
     with pytest.raises(ExternalError, match="New Relic: Query timed out \\(TIMEOUT\\)"):
-        source(nerdgraph).fetch(CATALOG, *HOUR)
+        source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 3
 
 
@@ -259,42 +261,42 @@ def test_other_graphql_errors_are_not_retried(nerdgraph, waits):
     nerdgraph.graphql_errors_next.append([{"message": "Account 1234567 not found",
                                            "extensions": {"errorClass": "NOT_FOUND"}}])
     with pytest.raises(ExternalError, match="Account 1234567 not found"):
-        source(nerdgraph).fetch(CATALOG, *HOUR)
+        source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 1 and waits == []
 
 
 def test_a_refused_key_is_not_retried(nerdgraph, waits):
     with pytest.raises(ExternalError, match="HTTP 401.*NEW_RELIC_API_KEY"):
-        source(nerdgraph, key="NRAK-WRONG").fetch(CATALOG, *HOUR)
+        source(nerdgraph, waits=waits, key="NRAK-WRONG").fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 1 and waits == []
     nerdgraph.graphql_errors_next.append([{"message": "Invalid API key",
                                            "extensions": {"errorClass": "BAD_API_KEY"}}])
     with pytest.raises(ExternalError, match="Invalid API key"):
-        source(nerdgraph).fetch(CATALOG, *HOUR)
+        source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 2 and waits == []
 
 
 def test_429_waits_as_told(nerdgraph, waits):
     nerdgraph.fail_next(429, headers={"Retry-After": "7"},
                         body={"errors": [{"message": "Too many requests"}]})
-    obs = source(nerdgraph).fetch(CATALOG, *HOUR)
+    obs = source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert waits == [7.0] and len(nerdgraph.requests) == 2 and obs.errors == {}
 
 
 def test_500_is_retried_then_gives_up(nerdgraph, waits):
     nerdgraph.fail_next(500, times=1)
-    source(nerdgraph).fetch(CATALOG, *HOUR)
+    source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 2
     nerdgraph.fail_next(500, times=3)
     with pytest.raises(ExternalError, match="failed after 3 attempts: HTTP 500"):
-        source(nerdgraph).fetch(CATALOG, *HOUR)
+        source(nerdgraph, waits=waits).fetch(CATALOG, *HOUR)
     assert len(nerdgraph.requests) == 5
 
 
 def test_slow_answer_is_abandoned_and_retried(nerdgraph, waits):
     nerdgraph.delays = [3.0]
-    policy = http.RetryPolicy(attempts=3, timeout=1.0, backoff=0)
-    obs = source(nerdgraph, policy).fetch(CATALOG, *HOUR)
+    policy = RetryPolicy(attempts=3, timeout=1.0, backoff=0)
+    obs = source(nerdgraph, policy, waits=waits).fetch(CATALOG, *HOUR)
     assert obs.cohort("canary").requests == 400
     assert len(nerdgraph.requests) == 2
 
@@ -302,7 +304,8 @@ def test_slow_answer_is_abandoned_and_retried(nerdgraph, waits):
 def test_always_slow_fails_the_source(nerdgraph, waits):
     nerdgraph.delays = [0.6, 0.6]
     with pytest.raises(ExternalError, match="no answer within 0.2s"):
-        source(nerdgraph, http.RetryPolicy(attempts=2, timeout=0.2, backoff=0)).fetch(CATALOG, *HOUR)
+        source(nerdgraph, RetryPolicy(attempts=2, timeout=0.2, backoff=0),
+               waits=waits).fetch(CATALOG, *HOUR)
 
 
 # -- choosing the source by URL -----------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rollout.adapters import http
+from rollout.adapters.retry import DEFAULT_POLICY, RetryPolicy
 from rollout.adapters.notify import (GitHubProposer, Incident, PagerDutyNotifier, SlackNotifier,
                                      branch_name)
 from rollout.errors import ExternalError, UserError
@@ -39,10 +39,13 @@ def make_incident(**changes) -> Incident:
 
 
 @pytest.fixture
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(http, "sleep", recorded.append)
-    return recorded
+def waits():
+    """What `shared(waits)`, the shared retry policy, waited."""
+    return []
+
+
+def shared(waits: list) -> RetryPolicy:
+    return replace(DEFAULT_POLICY, sleep=waits.append)
 
 
 @pytest.fixture
@@ -148,7 +151,7 @@ def test_slack_long_text_stays_within_block_kit_limits(slack):
 def test_slack_invalid_payload_is_an_external_error_naming_it(slack, waits):
     slack.fail_next(400, body="invalid_payload")
     with pytest.raises(ExternalError) as err:
-        SlackNotifier(slack.url).notify(make_incident())
+        SlackNotifier(slack.url, policy=shared(waits)).notify(make_incident())
     assert str(err.value) == "Slack webhook: HTTP 400 invalid_payload"
     assert len(slack.requests) == 1 and waits == []   # a 4xx is not retried
 
@@ -156,7 +159,7 @@ def test_slack_invalid_payload_is_an_external_error_naming_it(slack, waits):
 def test_slack_exhausted_retries_do_not_leak_the_webhook_url(slack, waits):
     slack.fail_next(503, times=4)
     with pytest.raises(ExternalError) as err:
-        SlackNotifier(slack.url).notify(make_incident())
+        SlackNotifier(slack.url, policy=shared(waits)).notify(make_incident())
     assert "XXXXXXXX" not in str(err.value) and "<webhook URL>" in str(err.value)
     assert "failed after 4 attempts: HTTP 503" in str(err.value)
     assert "XXXXXXXX" not in repr(SlackNotifier(slack.url))
@@ -218,7 +221,7 @@ def test_pagerduty_429_honours_retry_after(pagerduty, waits):
     pagerduty.fail_next(429, headers={"Retry-After": "7"},
                         body={"status": "throttle event", "message": "Requests for this service "
                                                                       "are arriving too quickly."})
-    PagerDutyNotifier(ROUTING_KEY, pagerduty.url).trigger(make_incident())
+    PagerDutyNotifier(ROUTING_KEY, pagerduty.url, policy=shared(waits)).trigger(make_incident())
     assert len(pagerduty.requests) == 2
     assert waits == [7.0]
     assert pagerduty.requests[0].json == pagerduty.requests[1].json   # the same event again
@@ -227,7 +230,7 @@ def test_pagerduty_429_honours_retry_after(pagerduty, waits):
 
 def test_pagerduty_500_three_times_then_success(pagerduty, waits):
     pagerduty.fail_next(500, times=3, body={"status": "error", "message": "Internal"})
-    PagerDutyNotifier(ROUTING_KEY, pagerduty.url).trigger(make_incident())
+    PagerDutyNotifier(ROUTING_KEY, pagerduty.url, policy=shared(waits)).trigger(make_incident())
     assert [r.forced for r in pagerduty.requests] == [True, True, True, False]
     assert waits == [0.5, 1.0, 2.0]   # the shared policy's exponential backoff
     assert len(pagerduty.events) == 1

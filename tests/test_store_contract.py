@@ -1,12 +1,12 @@
 """The flag store contract, run against every store backend (see tests/stores.py)."""
 import sqlite3
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from rollout.core.state import APPLIED, HELD, Event
 from rollout.errors import ConflictError
+from tests.stores import at_once
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -72,11 +72,7 @@ def test_two_writers_racing_only_one_applies(store_factory):
         finally:
             s.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(worker, 4)
     assert sorted(results) == ["applied", "conflict", "conflict", "conflict"]
     assert [e.to_pct for e in first.history("skills_rollout")] == [5, 25]
     first.close()

@@ -8,19 +8,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import rollout.adapters.http as http_adapter
-from rollout.adapters.http import RetryPolicy
+from rollout.adapters.retry import RetryPolicy
 from rollout.adapters.store.http import RECOVERED, HTTPStore
 from rollout.cli.main import main
 from rollout.core.state import ABORTED, APPLIED, Event
 from rollout.errors import ConflictError, ExternalError, UserError
+from tests import pg
 from tests.cli import ROOT, make_repo, rollout, set_percentage
 from tests.fakes.flagapi import FakeFlagAPI
+from tests.stores import at_once
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FLAG = "skills_rollout"
@@ -33,11 +34,10 @@ def ev(frm, to, kind=APPLIED, at=T0):
 
 @pytest.fixture
 def waits(monkeypatch):
-    got = []
-    monkeypatch.setattr(http_adapter, "sleep", got.append)
+    """What the policies of `make_store` waited (their sleep records instead)."""
     for var in ("ROLLOUT_HTTP_ATTEMPTS", "ROLLOUT_HTTP_TOKEN", "ROLLOUT_STORE"):
         monkeypatch.delenv(var, raising=False)
-    return got
+    return []
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ def make_store(api, history_url, waits):
     opened = []
 
     def make(token=api.token, policy=FAST, closed_by_caller=False):
-        store = HTTPStore(api.base_url, history_url, token=token, policy=policy)
+        store = HTTPStore(api.base_url, history_url, token=token,
+                          policy=replace(policy, sleep=waits.append))
         if not closed_by_caller:
             opened.append(store)
         return store
@@ -106,7 +107,7 @@ def test_a_flag_created_in_the_application_first_is_adopted(api, make_store):
 
 def test_the_token_comes_from_the_environment_and_must_be_set(api, history_url, waits,
                                                               monkeypatch):
-    store = HTTPStore(api.base_url, history_url, policy=FAST)
+    store = HTTPStore(api.base_url, history_url, policy=replace(FAST, sleep=waits.append))
     assert store.history(FLAG) == []                     # history needs no token
     with pytest.raises(UserError, match="ROLLOUT_HTTP_TOKEN is not set"):
         store.read(FLAG)
@@ -227,15 +228,22 @@ def test_the_api_down_during_a_rollback_fails_loudly_and_leaves_nothing_partial(
     assert [e.kind for e in store.history(FLAG)] == [APPLIED] * 3 + [ABORTED]
 
 
-def test_the_api_down_exits_4_with_one_line(api, history_url, waits, monkeypatch, capsys):
-    url = api.base_url
+def test_the_api_down_exits_4_with_one_line(api, make_store, history_url, waits, monkeypatch,
+                                            capsys):
+    url, store = api.base_url, make_store()
     api.stop()
+    with pytest.raises(ExternalError) as exc:                # every attempt of the policy
+        store.read(FLAG)
+    assert "cannot connect" in str(exc.value) and "failed after 3 attempts" in str(exc.value)
+    assert "\n" not in str(exc.value) and waits == [0.1, 0.2]
+    # the command line: exit 4, one line (ROLLOUT_HTTP_ATTEMPTS: the run gives up at once)
     monkeypatch.setenv("ROLLOUT_HTTP_TOKEN", "t")
+    monkeypatch.setenv("ROLLOUT_HTTP_ATTEMPTS", "1")
     code = main(["status", "--store", url, "--history", history_url,
                  "--flags", str(ROOT / "rollout/flags")])
     err = capsys.readouterr().err
     assert code == 4
-    assert err.count("\n") == 1 and "cannot connect" in err and "failed after 4 attempts" in err
+    assert err.count("\n") == 1 and "cannot connect" in err and "failed after 1 attempts" in err
 
 
 def test_an_intent_whose_history_row_was_written_is_just_dropped(make_store):
@@ -248,6 +256,27 @@ def test_an_intent_whose_history_row_was_written_is_just_dropped(make_store):
     assert store.read(FLAG).version == 1
     assert len(store.history(FLAG)) == 1
     assert pending_intents(store.hist.url) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_failing_intents_table_is_one_line_naming_the_store_without_its_password(
+        api, history_url, waits, backend):
+    if backend == "postgres":
+        history_url = pg.cluster().create_database()
+    store = HTTPStore(api.base_url, history_url, token=api.token, policy=FAST)
+    try:
+        store.hist.conn.execute("DROP TABLE rollout_intents")        # a damaged store
+        store.hist.conn.commit()
+        with pytest.raises(ExternalError) as exc:
+            store.apply(FLAG, 0, None, ev(None, 0))
+        assert str(exc.value).startswith(f"store {store.hist.url}: using the intents table "
+                                         f"failed: ") and "rollout_intents" in str(exc.value)
+        assert "\n" not in str(exc.value) and pg.PASSWORD not in str(exc.value)
+        assert api.requests_to("PUT") == [] and store.history(FLAG) == []   # nothing sent
+    finally:
+        store.close()
+        if backend == "postgres":
+            pg.cluster().drop_database(history_url)
 
 
 def test_two_guards_at_once_roll_back_once(api, make_store):
@@ -265,11 +294,7 @@ def test_two_guards_at_once_roll_back_once(api, make_store):
         finally:
             store.close()
 
-    threads = [threading.Thread(target=guard) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(guard, 2)
     assert sorted(results) == ["lost", "rolled back"]
     assert len(api.requests_to("PUT")) == puts_before + 1     # the loser never PUT
     assert [e.kind for e in make_store().history(FLAG)].count(ABORTED) == 1

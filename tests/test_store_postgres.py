@@ -5,6 +5,7 @@ of every message. The store contract itself runs on PostgreSQL via tests/stores.
 import json
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -17,6 +18,7 @@ from rollout.core.state import ABORTED, APPLIED, Event
 from rollout.errors import ConflictError, ExternalError, UserError
 from tests import pg
 from tests.cli import make_repo, rollout
+from tests.stores import at_once
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 FLAG = "skills_rollout"
@@ -53,12 +55,7 @@ def empty_db(cluster):
 
 def test_store_init_migrates_once_even_when_run_twice_at_once(cluster, empty_db, tmp_path):
     runs = []
-    threads = [threading.Thread(target=lambda: runs.append(
-        rollout(["store", "init", "--store", empty_db], tmp_path))) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(lambda: runs.append(rollout(["store", "init", "--store", empty_db], tmp_path)), 2)
     again = rollout(["store", "init"], tmp_path, {"ROLLOUT_STORE": empty_db})
     runs.append(again)
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr for r in runs]
@@ -114,23 +111,23 @@ def test_the_history_is_append_only_even_for_the_superuser(cluster, db):
     assert cluster.execute(db, "SELECT to_pct FROM rollout_history") == [(0,)]
 
 
-def test_an_unreachable_store_exits_4_in_one_line_without_the_password(monkeypatch, capsys):
+def test_an_unreachable_store_exits_4_in_one_line_without_the_password(capsys):
     waits = []
-    monkeypatch.setattr(postgres, "sleep", waits.append)
     url = pg.closed_port_url()
-    assert main(["history", FLAG, "--store", url]) == 4
+    with pytest.raises(ExternalError) as exc:
+        postgres.PostgresStore(url, policy=replace(postgres.CONNECT_POLICY, sleep=waits.append))
+    assert waits == [0.5, 1.0]                          # the connect policy's backoff
+    assert main(["history", FLAG, "--store", url]) == 4     # the same, from the command line
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and pg.PASSWORD not in err
+    assert err == f"rollout history: {exc.value}\n" and pg.PASSWORD not in err
     assert "store postgres://postgres@127.0.0.1:" in err and "/rollout: cannot connect after " \
         "3 attempts: " in err and "Connection refused" in err
-    assert waits == [0.5, 1.0]
 
 
-def test_a_wrong_password_is_named_but_never_printed(cluster, db, monkeypatch):
-    monkeypatch.setattr(postgres, "sleep", lambda s: None)
+def test_a_wrong_password_is_named_but_never_printed(cluster, db):
     wrong = db.replace(pg.PASSWORD, "Wrong-Pw-4411")
     with pytest.raises(ExternalError) as exc:
-        open_store(wrong)
+        postgres.PostgresStore(wrong, policy=replace(postgres.CONNECT_POLICY, sleep=lambda s: None))
     assert "password authentication failed" in str(exc.value)
     assert "Wrong-Pw-4411" not in str(exc.value) and open_store(db).url == postgres.describe(db)
 
@@ -191,11 +188,7 @@ def test_two_guards_at_once_roll_back_once(db):
             except ConflictError:
                 results.append("lost")
 
-    threads = [threading.Thread(target=guard) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(guard, 2)
     assert sorted(results) == ["lost", "rolled back"]
     with open_store(db) as store:
         assert [e.kind for e in store.history(FLAG)].count(ABORTED) == 1

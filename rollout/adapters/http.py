@@ -1,60 +1,26 @@
-"""One HTTP call with the retry policy every adapter shares.
+"""One HTTP call under the retry policy every adapter shares (rollout/adapters/retry.py).
 
 Retries connection errors, timeouts, 429 (honouring Retry-After) and 5xx with
 exponential backoff; anything else is returned for the caller to judge. After the
 last attempt an ExternalError says what failed in one line, with any secret in the URL
-masked. Inside `with deadline(seconds):` every attempt and every wait is cut to what is
-left of that time, so a caller can bound several calls together (the guard's
-notifications: a hanging receiver cannot hold a run for minutes).
+masked. Inside `retry.deadline(seconds)` every attempt and every wait is cut to what is
+left of that time.
 """
 from __future__ import annotations
 
-import contextvars
-import os
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
 
+from rollout.adapters.retry import DEFAULT_POLICY, Retry, RetryPolicy, http_attempt_cap
 from rollout.errors import ExternalError
 from rollout.redact import redact
 
+__all__ = ["DEFAULT_POLICY", "RETRY_STATUSES", "RetryPolicy", "raise_for_status", "request"]
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    timeout: float = 10.0        # seconds, per attempt (connect and read)
-    backoff: float = 0.5         # first wait; doubles each retry
-    max_wait: float = 30.0       # cap on any wait, Retry-After included
-
-
-DEFAULT_POLICY = RetryPolicy()
 _session = requests.Session()
-sleep = time.sleep  # replaced in tests that count waits
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
-MIN_ATTEMPT = 0.05  # seconds: less than this left is no time for another attempt
-
-
-@contextmanager
-def deadline(seconds: float):
-    """Bound every request inside the block to `seconds` in all (nested: the sooner wins)."""
-    end = time.monotonic() + max(0.0, seconds)
-    outer = _deadline.get()
-    token = _deadline.set(end if outer is None else min(outer, end))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-def time_left() -> float | None:
-    """Seconds left before the enclosing deadline; None without one."""
-    end = _deadline.get()
-    return None if end is None else end - time.monotonic()
 
 
 def _retry_after(resp: requests.Response) -> float | None:
@@ -79,48 +45,23 @@ def request(method: str, url: str, *, what: str, policy: RetryPolicy = DEFAULT_P
     the answer (a health check's 503 names the unhealthy services): a status left out of it
     is returned to the caller like any other.
     """
-    last = ""
-    shown = redact(url)
-    attempts = _attempts(policy)
-    for attempt in range(1, attempts + 1):
-        wait = policy.backoff * 2 ** (attempt - 1)
-        timeout = policy.timeout
-        left = time_left()
-        if left is not None:
-            if left < MIN_ATTEMPT:
-                raise ExternalError(f"{what}: {method} {shown}: no time left to "
-                                    f"{'send' if attempt == 1 else 'retry'} ({last or 'deadline spent'})")
-            timeout = min(timeout, left)
+    def attempt(timeout: float) -> requests.Response:
         try:
             resp = _session.request(method, url, timeout=timeout, **kwargs)
         except requests.Timeout:
-            last = f"no answer within {timeout:g}s"
+            raise Retry(f"no answer within {timeout:g}s") from None
         except requests.ConnectionError as exc:
-            last = f"cannot connect ({exc.__class__.__name__})"
+            raise Retry(f"cannot connect ({exc.__class__.__name__})") from None
         except requests.RequestException as exc:
             # a malformed URL or request: retrying will not help, and the URL may be a
             # secret (a Slack webhook), so only the kind of problem is named
             raise ExternalError(f"{what}: the request could not be sent "
                                 f"({exc.__class__.__name__}: check the configured URL)") from None
-        else:
-            if resp.status_code not in retry_on:
-                return resp
-            last = f"HTTP {resp.status_code}"
-            hinted = _retry_after(resp)
-            if hinted is not None:
-                wait = hinted
-        if attempt < attempts:
-            pause, left = min(wait, policy.max_wait), time_left()
-            sleep(pause if left is None else max(0.0, min(pause, left)))
-    raise ExternalError(f"{what}: {method} {shown} failed after {attempts} attempts: {last}")
+        if resp.status_code in retry_on:
+            raise Retry(f"HTTP {resp.status_code}", wait=_retry_after(resp))
+        return resp
 
-
-def _attempts(policy: RetryPolicy) -> int:
-    """ROLLOUT_HTTP_ATTEMPTS caps the attempts (a guard on a short schedule, tests)."""
-    cap = os.environ.get("ROLLOUT_HTTP_ATTEMPTS", "").strip()
-    if cap.isdigit() and int(cap) >= 1:
-        return min(policy.attempts, int(cap))
-    return policy.attempts
+    return policy.capped(http_attempt_cap()).run(attempt, what=f"{what}: {method} {redact(url)}")
 
 
 def raise_for_status(resp: requests.Response, what: str) -> requests.Response:

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from rollout.cli.common import add_flags_dir, add_output, add_store, required_reason
-from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK, ConflictError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_ROLLBACK
 
 EPILOG = """\
 examples:
@@ -36,36 +36,22 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rollout.adapters.store import open_store, store_url
-    from rollout.cli.cmd_guard import print_outcomes
-    from rollout.cli.common import actor, now
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import actor, notifiers, now, print_outcomes
+    from rollout.deliveries import FAILED, failed
     from rollout.flagfiles import current_commit, find_flag
-    from rollout.deliveries import FAILED, failed, pending_deliveries
-    from rollout.guard import Notifiers, Outcome, abort, deliver
+    from rollout.manual import manual_abort
 
     reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
-    at = now()
-    notifiers = Notifiers.from_env()
-    with open_store(store_url(args.store), args.history) as store:
-        applied = store.read(state.flag)
-        if applied is None or applied.percentage == 0:
-            # an earlier abort may have stopped before its notifications (a store failure)
-            owed = pending_deliveries(state, store, notifiers, at)
-            print(f"{state.flag} is already at 0%: nothing to abort")
-            for channel, what in owed.items():
-                print(f"  {state.flag} {channel}: {what}",
-                      file=sys.stderr if what.startswith(FAILED) else sys.stdout)
-            return EXIT_EXTERNAL if failed(owed) else EXIT_OK
-        reason = f"manual abort by {actor()}: {reason}"
-        evidence = {"severity": args.severity, "title": f"manual rollback of {state.flag}",
-                    "markdown": f"| reason | actor |\n|---|---|\n| {reason} | {actor()} |\n"}
-        event = abort(state, store, applied, reasons=[reason], evidence=evidence, now=at,
-                      commit=current_commit(), actor=actor())
-        if event is None:
-            raise ConflictError(f"{state.flag}: another controller rolled it back to 0% first; "
-                                f"nothing was written (see `rollout history {state.flag}`)")
-        out = Outcome(state.flag, "rolled_back", applied.percentage, [reason], args.severity,
-                      deliver(state, store, event, notifiers, at))
+    out, owed = manual_abort(state, store_url(args.store), args.history, reason=reason,
+                             severity=args.severity, notifiers=notifiers(), clock=now,
+                             commit=current_commit(), actor=actor())
+    if out is None:
+        print(f"{state.flag} is already at 0%: nothing to abort")
+        for channel, what in owed.items():
+            print(f"  {state.flag} {channel}: {what}",
+                  file=sys.stderr if what.startswith(FAILED) else sys.stdout)
+        return EXIT_EXTERNAL if failed(owed) else EXIT_OK
     print_outcomes([out], args.output)
     return EXIT_ROLLBACK

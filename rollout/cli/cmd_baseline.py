@@ -47,11 +47,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rollout.adapters.metrics import metrics_url, open_source
-    from rollout.adapters.store import open_store, store_url
-    from rollout.baseline import capture
+    from rollout.adapters.store import store_url
+    from rollout.baseline import capture_and_record
     from rollout.cli.common import actor, now, parse_time, print_json, print_table
-    from rollout.core.baseline import baseline_event, window_of
     from rollout.core.catalog import load_catalog
     from rollout.core.units import format_value
     from rollout.flagfiles import current_commit, find_flag
@@ -62,17 +60,11 @@ def run(args) -> int:
     at = parse_time(args.at) if args.at else now()
     if at > now():
         raise UserError(f"--at {args.at}: in the future; a baseline measures days that passed")
-    url = store_url(args.store)
     catalog = load_catalog()
-    with open_store(url, args.history) as store:
-        # the label names the source without credentials: the New Relic key lives in
-        # NEW_RELIC_API_KEY, a store URL is shown as the store shows itself
-        label = metrics_url(args.metrics) or store.url
-        source = open_source(args.metrics, url)
-        start, end = window_of(args.days, at)
-        evidence = capture(source, catalog, start, end, days=args.days, label=label)
-        event = baseline_event(state, evidence, now(), commit=current_commit(), actor=actor())
-        store.record(event)
+    event, evidence = capture_and_record(state, store_url(args.store), args.history,
+                                         args.metrics, catalog, days=args.days, at=at,
+                                         clock=now, commit=current_commit(),
+                                         actor=actor())
     if args.output == "json":
         print_json(event.to_json())
     else:

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 from rollout.cli.common import add_flags_dir, number_arg
-from rollout.errors import EXIT_HELD, EXIT_OK, UserError
+from rollout.errors import EXIT_HELD, EXIT_OK
 
 EPILOG = """\
 examples:
@@ -61,20 +61,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def expected(summary: dict) -> bool:
-    fault = summary["fault"]
-    if fault == "none":
-        return summary["final_percentage"] == 100 and not summary["rolled_back"]
-    if fault == "provider-outage":
-        return not summary["rolled_back"] and summary["final_percentage"] == 5
-    return summary["rolled_back"] and summary["final_percentage"] == 0
-
-
 def run(args) -> int:
-    from rollout.adapters.store import open_store
-    from rollout.cli.common import now, print_json, print_table
-    from rollout.drill import DrillConfig, run_drill
-    from rollout.drill_staging import check_drill_store, is_staging_store, same_place
+    from rollout.cli.common import actor, now, print_json, print_table
+    from rollout.drill import DrillConfig
+    from rollout.drill_run import rehearse
+    from rollout.drill_staging import check_drill_store
     from rollout.flagfiles import find_flag
 
     url = args.store or os.environ.get("ROLLOUT_STORE")
@@ -84,25 +75,9 @@ def run(args) -> int:
     base = find_flag(args.flag, args.flags)
     cfg = DrillConfig(fault=args.fault, speed=args.speed, requests_per_hour=args.rate,
                       seed=args.seed)
-    if args.record_in:
-        if same_place(_label(url), _label(args.record_in)):
-            raise UserError(f"--store and --record-in name the same database "
-                            f"({_label(url)}): the drill runs in staging, its evidence goes "
-                            f"to production")
-        with open_store(args.record_in):
-            pass        # a store that cannot be reached fails now, not after the drill
-    if is_staging_store(url):
-        summary = _staging_drill(base, url, cfg, args)
-    else:
-        with open_store(url) as store:
-            if store.history(base.flag):
-                raise UserError(f"store {url} already holds history for {base.flag}; "
-                                f"a drill needs a store of its own")
-            summary = run_drill(base, store, url, cfg, ends_by=now())
-    ok = expected(summary)
-    summary["as_expected"] = ok
-    if args.record_in:
-        _record(base, summary, ok, args)
+    summary = rehearse(base, url, cfg, flags_dir=args.flags, record_in=args.record_in,
+                       clock=now, actor=actor() if args.record_in else "")
+    ok = summary["as_expected"]
     if args.output == "json":
         print_json(summary)
     else:
@@ -116,51 +91,3 @@ def run(args) -> int:
             print(summary["recorded"])
         print("as the playbook requires" if ok else "NOT as the playbook requires")
     return EXIT_OK if ok else EXIT_HELD
-
-
-def _staging_drill(base, url: str, cfg, args) -> dict:
-    """The drill against the staging store: its own flag, its events in a temporary file."""
-    import shutil
-    from pathlib import Path
-
-    from rollout.adapters.store import open_store
-    from rollout.cli.common import now
-    from rollout.drill import run_drill
-    from rollout.drill_staging import drill_flag, leave_at_zero
-    from rollout.flagfiles import flag_paths
-
-    events_dir = tempfile.mkdtemp(prefix="rollout-drill-events-")
-    try:
-        with open_store(url) as store:
-            state = drill_flag(base, now(), [p.stem for p in flag_paths(args.flags)])
-            summary = run_drill(state, store, store.url, cfg, ends_by=now(), actor="drill",
-                                events_url=f"sqlite:///{Path(events_dir) / 'events.db'}")
-            leave_at_zero(store, state.flag, now(), actor="drill")
-        summary["drill_flag"] = state.flag
-        return summary
-    finally:
-        shutil.rmtree(events_dir, ignore_errors=True)
-
-
-def _label(url: str) -> str:
-    """A store URL as the store shows itself (no password), without connecting."""
-    from rollout.drill_staging import is_staging_store
-
-    if is_staging_store(url):
-        from rollout.adapters.store.postgres import describe
-        return describe(url)
-    return url
-
-
-def _record(base, summary: dict, ok: bool, args) -> None:
-    from rollout.adapters.store import open_store
-    from rollout.cli.common import actor, now
-    from rollout.drill_staging import drill_event
-    from rollout.flagfiles import current_commit
-
-    event = drill_event(base, summary, ok, store_label=summary["store"],
-                        drill_flag_name=summary["drill_flag"], at=now(),
-                        commit=current_commit(), actor=actor(), seed=args.seed, rate=args.rate)
-    with open_store(args.record_in) as store:
-        store.record(event)
-        summary["recorded"] = f"recorded as `drill` evidence of {base.flag} in {store.url}"

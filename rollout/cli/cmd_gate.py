@@ -9,7 +9,6 @@ ever hold.
 from __future__ import annotations
 
 import argparse
-import os
 
 from rollout.cli.common import add_flags_dir, add_store, duration_arg, time_arg
 
@@ -52,55 +51,13 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def judge(state, store_url: str, metrics: str | None, at, window=None,
-          history_url: str | None = None):
-    """The gate of `state`'s applied step as of `at`, from the store's history."""
-    from rollout.adapters.metrics import metrics_url, open_source
-    from rollout.adapters.store import open_store
-    from rollout.gating import applied_as_of, gate_result
-
-    with open_store(store_url, history_url) as store:
-        history = store.history(state.flag, until=at)
-        pct = applied_as_of(history, store.read(state.flag), at)
-    source = open_source(metrics_url(metrics), store_url) if pct > 0 else None   # no canary yet
-    return gate_result(state, pct, history, source, at, window)
-
-
-def gate_for_move(state, from_pct: int, args) -> int:
-    """`rollout validate --base --metrics`: the gate of a pull request's step up, printed
-    as markdown (the check's reason) and appended to GITHUB_STEP_SUMMARY."""
-    from rollout.adapters.store import store_url
-    from rollout.cli.common import now
-    from rollout.core.gate_render import render_markdown
-    result = judge(state, store_url(args.store), args.metrics, now(), history_url=args.history)
-    text = render_markdown(result)
-    print(text)
-    _append_summary(text)
-    return result.exit_code
-
-
-def _append_summary(text: str) -> None:
-    from rollout.errors import ExternalError
-
-    from rollout.redact import redact
-
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            # O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
-            fd = os.open(summary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
-            with open(fd, "a", encoding="utf-8") as f:
-                f.write(redact(text) + "\n")
-        except OSError as exc:
-            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
-
-
 def run(args) -> int:
     from rollout.adapters.store import store_url
-    from rollout.cli.common import now, parse_time, parse_window
+    from rollout.cli.common import append_step_summary, now, parse_time, parse_window
     from rollout.core.catalog import load_catalog
     from rollout.core.gate_render import render, render_markdown
     from rollout.flagfiles import find_flag
+    from rollout.gate_run import judge
 
     window = parse_window(args.window) if args.window is not None else None
     at = parse_time(args.at) if args.at is not None else now()
@@ -108,5 +65,5 @@ def run(args) -> int:
                    window, history_url=args.history)
     catalog = load_catalog()
     print(render(result, args.output, catalog))
-    _append_summary(render_markdown(result, catalog))
+    append_step_summary(render_markdown(result, catalog))
     return result.exit_code

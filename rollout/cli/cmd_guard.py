@@ -56,33 +56,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def print_outcomes(outcomes, output: str, invalid=()) -> None:
-    from rollout.cli.common import print_json, print_table
-    from rollout.deliveries import FAILED
-
-    if output == "json":
-        print_json([o.to_json() for o in outcomes])
-    else:
-        print_table(["flag", "action", "at", "severity", "reasons"],
-                    [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
-                      o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
-        # a metric this source cannot measure is a fact about the setup: said once
-        omitted = dict(m for o in outcomes for m in o.omitted)
-        for metric, why in omitted.items():
-            print(f"  not judged: {metric}: {why}")
-    for o in outcomes:
-        if o.drift:
-            print(f"  {o.flag} {o.drift}", file=sys.stderr)
-        if o.blind:
-            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind_reason}", file=sys.stderr)
-        if output != "json":
-            for channel, what in o.deliveries.items():
-                stream = sys.stderr if what.startswith(FAILED) else sys.stdout
-                print(f"  {o.flag} {channel}: {what}", file=stream)
-    for exc in invalid:
-        print(f"rollout guard: {exc}", file=sys.stderr)
-
-
 def exit_code(outcomes, invalid=()) -> int:
     """A rollback is the news (3), then anything outside that failed (4: a live flag not
     judged, a notification not sent, drift), then invalid flag files (2)."""
@@ -95,20 +68,21 @@ def exit_code(outcomes, invalid=()) -> int:
     return EXIT_USAGE if invalid else EXIT_OK
 
 
-
 def run(args) -> int:
     from rollout.adapters.store import store_url
-    from rollout.cli.common import actor, now
+    from rollout.cli.common import actor, notify_deadline, now, print_outcomes
     from rollout.flagfiles import current_commit, load_flags_lenient
     from rollout.guard_run import run_guard
 
     url = store_url(args.store)
+    deadline = notify_deadline()
     codes, runs = set(), 0
     while True:
         try:
             states, invalid = load_flags_lenient(args.flags)
             outcomes = run_guard(states, url, args.history, args.metrics, window=args.window,
-                                 clock=now, commit=current_commit(), actor=actor())
+                                 clock=now, commit=current_commit(), actor=actor(),
+                                 notify_deadline=deadline)
             print_outcomes(outcomes, args.output, invalid)
             codes.add(exit_code(outcomes, invalid))
         except ExternalError as exc:

@@ -3,12 +3,11 @@ against the catalog's performance budget and recorded as evidence in the history
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from rollout.cli.common import add_flags_dir, add_output, add_store
-from rollout.errors import EXIT_HELD, EXIT_OK, ExternalError, UserError
+from rollout.errors import EXIT_HELD, EXIT_OK, UserError
 
 EPILOG = """\
 examples:
@@ -89,14 +88,6 @@ def _out_dir(args, profile, at) -> Path:
     return out
 
 
-def _make(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot create it ({exc.strerror})") from None
-    return out
-
-
 def _progress_line(msg: dict) -> None:
     n, failed = msg["requests"], msg["failures"]
     p95 = "-" if msg.get("p95_ms") is None else f"{msg['p95_ms']:,} ms"
@@ -107,13 +98,12 @@ def _progress_line(msg: dict) -> None:
 
 
 def run(args) -> int:
-    from rollout.adapters.store import open_store, store_url
+    from rollout.adapters.store import store_url
     from rollout.cli.common import actor, now
     from rollout.core.catalog import load_catalog
     from rollout.flagfiles import current_commit
-    from rollout.loadtest.launch import probe, run_worker
-    from rollout.loadtest.record import loadtest_event
-    from rollout.loadtest.target import check_target, public_url
+    from rollout.loadtest.session import record_load_test, run_load_test
+    from rollout.loadtest.target import check_target
 
     target = check_target(args.target)
     if not 0.5 <= args.progress <= 600:
@@ -125,46 +115,19 @@ def run(args) -> int:
         raise UserError("rollout/catalog.yaml: no performance_budget to judge the load test by")
     out = _out_dir(args, profile, now())
     url = store_url(args.store)
-    with open_store(url, args.history):
-        pass    # a store that cannot be reached fails now, not after twenty minutes of load
-    probe(target)
-    _make(out)
-    summary = run_worker(target, profile, out, _progress_line, every=args.progress)
-    overall = summary["overall"]
-    if not overall["requests"] or overall["no_answer"] == overall["requests"]:
-        raise ExternalError(f"load test target {public_url(target)}: none of "
-                            f"{overall['requests']} requests got an answer "
-                            f"({_first_error(summary)}); see {out / 'report.html'}")
-    verdict = _judge(summary, budget, out)
+    summary, verdict = run_load_test(target, profile, out, budget, url, args.history,
+                                     _progress_line, args.progress)
     _print(summary, verdict, args.output, out)
-    with open_store(url, args.history) as store:
-        store.record(loadtest_event(state, summary, verdict, budget, out, now(),
-                                    commit=current_commit(), actor=actor()))
+    record_load_test(state, summary, verdict, budget, out, url, args.history, at=now(),
+                     commit=current_commit(), actor=actor())
     return EXIT_OK if verdict.passed else EXIT_HELD
 
 
-def _first_error(summary: dict) -> str:
-    errors = summary.get("errors") or []
-    return errors[0]["error"] if errors else "no request completed"
-
-
-def _judge(summary: dict, budget: dict, out: Path):
-    from rollout.core.perfbudget import judge
-
-    verdict = judge(budget, summary["overall"], summary["scenarios"])
-    summary["budget"] = verdict.to_json()
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / "summary.json")
-    return verdict
-
-
 def _print(summary: dict, verdict, output: str, out: Path) -> None:
-    from rollout.cli.cmd_gate import _append_summary
-    from rollout.cli.common import print_json, print_table
+    from rollout.cli.common import append_step_summary, print_json, print_table
     from rollout.loadtest import render
 
-    _append_summary(render.markdown(summary, verdict))   # in GitHub Actions: the job summary
+    append_step_summary(render.markdown(summary, verdict))   # in GitHub Actions: the job summary
     if output == "json":
         print_json(summary)
     elif output == "markdown":

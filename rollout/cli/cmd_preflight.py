@@ -31,19 +31,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def readiness_from_store(requirements, flag: str, store_url: str | None, history_url, at):
-    """The requirements judged against `flag`'s history in the store, as of `at`."""
-    from rollout.adapters.store import open_store, store_url as resolve
-    from rollout.core.readiness import judge_readiness
-
-    with open_store(resolve(store_url), history_url) as store:
-        history = store.history(flag, until=at)
-    return judge_readiness(requirements, history, at, flag)
-
-
 def run(args) -> int:
     from rollout.cli.common import now, parse_time, print_json, print_table
     from rollout.flagfiles import find_flag
+    from rollout.preflight import readiness_from_store
 
     state = find_flag(args.flag, args.flags)
     at = parse_time(args.at) if args.at else now()

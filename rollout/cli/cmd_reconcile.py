@@ -40,21 +40,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import actor, now, print_json, print_table
-    from rollout.deliveries import FAILED, Notifiers
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import actor, notifiers, now, print_json, print_table
+    from rollout.deliveries import FAILED
     from rollout.flagfiles import current_commit, load_flags
-    from rollout.gating import make_gate
-    from rollout.reconcile import reconcile
+    from rollout.reconcile import reconcile_store
 
     states = load_flags(args.flags)
-    url = store_url(args.store)
-    notifiers = None if args.dry_run else Notifiers.from_env()
-    with open_store(url, args.history) as store:
-        outcomes = reconcile(states, store, now(), commit=current_commit(), actor=actor(),
-                             dry_run=args.dry_run, gate=make_gate(args.metrics, url, store),
-                             notifiers=notifiers)
-        store_label = store.url          # never the password of a postgres URL
+    outcomes, store_label = reconcile_store(
+        states, store_url(args.store), args.history, args.metrics, now(),
+        commit=current_commit(), actor=actor(), dry_run=args.dry_run,
+        notifiers=None if args.dry_run else notifiers())
     if args.output == "json":
         print_json({"store": store_label, "dry_run": args.dry_run,
                     "outcomes": [o.to_json() for o in outcomes]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from rollout.cli.common import add_flags_dir, add_store, required_reason
-from rollout.errors import EXIT_EXTERNAL, EXIT_OK, UserError
+from rollout.errors import EXIT_EXTERNAL, EXIT_OK
 
 EPILOG = """\
 examples:
@@ -32,26 +32,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rollout.adapters.store import open_store, store_url
-    from rollout.cli.common import actor, now
-    from rollout.core.rules import active_abort
-    from rollout.core.state import RETRY, Event
-    from rollout.deliveries import Notifiers, failed, pending_deliveries
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import actor, notifiers, now
+    from rollout.deliveries import failed
     from rollout.flagfiles import current_commit, find_flag
+    from rollout.manual import clear_abort
 
     reason = required_reason(args.reason)
     state = find_flag(args.flag, args.flags)
-    with open_store(store_url(args.store), args.history) as store:
-        abort = active_abort(store.history(state.flag), state.flag, state.revision)
-        if abort is None:
-            raise UserError(f"{state.flag}: no abort stands against revision "
-                            f"{state.revision[:12]}; nothing to retry")
-        at = now()
-        store.record(Event(flag=state.flag, at=at, kind=RETRY, from_pct=abort.to_pct,
-                           to_pct=abort.from_pct, reasons=(reason,),
-                           revision=state.revision, commit=current_commit(), actor=actor()))
-        owed = pending_deliveries(state, store, Notifiers.from_env(), at)
-    print(f"{state.flag}: abort of {abort.at.isoformat(timespec='seconds')} cleared; "
+    cleared, owed = clear_abort(state, store_url(args.store), args.history, reason=reason,
+                                notifiers=notifiers(), clock=now, commit=current_commit(),
+                                actor=actor())
+    print(f"{state.flag}: abort of {cleared.at.isoformat(timespec='seconds')} cleared; "
           f"`rollout reconcile` climbs the ladder again toward {state.percentage}%, one step "
           f"at a time, with each step's soak and gate")
     for channel, what in owed.items():

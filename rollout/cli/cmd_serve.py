@@ -72,7 +72,7 @@ def _seconds(value: float, what: str, low: float, high: float) -> float:
 def config(args):
     import os
 
-    from rollout.cli.common import actor, now, parse_window
+    from rollout.cli.common import actor, notify_deadline, now, parse_window
     from rollout.serve.config import TOKEN_ENV, ServeConfig
     from rollout.serve.page_auth import PAGE_TOKEN_ENV
 
@@ -92,7 +92,7 @@ def config(args):
                        window=parse_window(args.window) if args.window else None,
                        hook_window=(parse_window(args.hook_window, "--hook-window")
                                     if args.hook_window else None),
-                       clock=now, actor=actor(),
+                       clock=now, actor=actor(), notify_deadline=notify_deadline(),
                        hook_token=os.environ.get(TOKEN_ENV) or None,
                        page_token=os.environ.get(PAGE_TOKEN_ENV) or None,
                        page_public=args.page_public)

@@ -14,12 +14,13 @@ examples:
   rollout store init --store https://legal-platform-web.onrender.com \\
       --history postgres://rollout@db.internal/prod      the history of the flag API
 
-PostgreSQL: applies the numbered migrations the database lacks (feature_flags, the
-append-only rollout_history, rollout_intents, rollout_deliveries), in one transaction,
-recorded in schema_migrations; a second run applies nothing. The other commands refuse
-a PostgreSQL database that has not been initialised. SQLite: creates the tables (the
-other commands do that too). http(s): the flag API needs no tables; its history store
-(--history or ROLLOUT_HISTORY, required) is initialised instead.
+Applies the numbered migrations the database lacks (feature_flags, the append-only
+rollout_history, rollout_intents, rollout_deliveries, rollout_leases, rollout_hook_calls;
+rollout/adapters/store/migrations.py, the same for both), in one transaction, recorded in
+schema_migrations; a second run applies nothing. PostgreSQL: the other commands refuse
+a database that has not been initialised. SQLite: every command migrates the file when
+it opens it (a file of an earlier release is adopted). http(s): the flag API needs no
+tables; its history store (--history or ROLLOUT_HISTORY, required) is initialised instead.
 exit: 0 done or already up to date; 2 invalid URL; 4 the database failed
 """
 
@@ -36,25 +37,11 @@ def register(sub) -> None:
     init.set_defaults(func=run)
 
 
-def init_store(url: str) -> str:
-    """Create or migrate the tables of one SQL store; returns what was done, in one line."""
-    scheme = url.split(":", 1)[0].lower()
-    if scheme in ("postgres", "postgresql"):
-        from rollout.adapters.store.postgres import LATEST, PostgresStore, migrate
-        with PostgresStore(url, require_schema=False) as store:
-            applied = store._db("migrating", migrate, store.conn)
-        if not applied:
-            return f"{store.url}: up to date at migration {LATEST}"
-        return f"{store.url}: applied " + "; ".join(f"{n:04d} {name}" for n, name in applied)
-    from rollout.adapters.store import open_store
-    with open_store(url) as store:   # SQLite creates its tables on open
-        return f"{store.url}: tables ready"
-
-
 def run(args) -> int:
     import os
 
-    from rollout.adapters.store import store_url
+    from rollout.adapters.store import init_store, store_url
+    from rollout.adapters.store.migrations import LATEST
     from rollout.errors import UserError
 
     url = store_url(args.store)
@@ -64,5 +51,9 @@ def run(args) -> int:
         if not url:
             raise UserError("an http(s) flag store needs --history URL (or ROLLOUT_HISTORY): "
                             "the durable store of its history")
-    print(init_store(url))
+    label, applied = init_store(url)
+    if applied:
+        print(f"{label}: applied " + "; ".join(f"{n:04d} {name}" for n, name in applied))
+    else:
+        print(f"{label}: up to date at migration {LATEST}")
     return EXIT_OK

@@ -65,29 +65,32 @@ def run(args) -> int:
         if decision.action in (REFUSE, HOLD):
             code = EXIT_HELD
         elif args.metrics and decision.needs_gate:
-            from rollout.cli.cmd_gate import gate_for_move
             code = max(code, gate_for_move(state, decision.from_pct, args))
     return code
 
 
 def _with_readiness(decision, old, new, args):
-    """A pull request's first step up, held until the preflight evidence of both the base
-    and the new flag file is in the store's history; other moves unchanged."""
-    from dataclasses import replace
+    """The move with the readiness gate of a first step up; its evidence table goes to
+    GITHUB_STEP_SUMMARY."""
+    from rollout.cli.common import append_step_summary, now
+    from rollout.preflight import with_readiness
 
-    from rollout.core.readiness import is_first_step, merged
-    from rollout.core.rules import APPLY, HOLD
+    decision, ready = with_readiness(decision, old, new, args.store, args.history, now)
+    if ready is not None:
+        append_step_summary(ready.to_markdown(new.flag))
+    return decision
 
-    requirements = merged(old, new)
-    if decision.action != APPLY or not requirements or \
-            not is_first_step(decision.from_pct, decision.to_pct):
-        return decision
-    from rollout.cli.cmd_gate import _append_summary
-    from rollout.cli.cmd_preflight import readiness_from_store
-    from rollout.cli.common import now
 
-    ready = readiness_from_store(requirements, new.flag, args.store, args.history, now())
-    _append_summary(ready.to_markdown(new.flag))
-    if ready.ready:
-        return replace(decision, reasons=decision.reasons + (ready.summary(),))
-    return replace(decision, action=HOLD, reasons=ready.reasons())
+def gate_for_move(state, from_pct: int, args) -> int:
+    """`rollout validate --base --metrics`: the gate of a pull request's step up, printed
+    as markdown (the check's reason) and appended to GITHUB_STEP_SUMMARY."""
+    from rollout.adapters.store import store_url
+    from rollout.cli.common import append_step_summary, now
+    from rollout.core.gate_render import render_markdown
+    from rollout.gate_run import judge
+
+    result = judge(state, store_url(args.store), args.metrics, now(), history_url=args.history)
+    text = render_markdown(result)
+    print(text)
+    append_step_summary(text)
+    return result.exit_code

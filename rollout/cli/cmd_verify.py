@@ -72,60 +72,15 @@ def health_url(base: str | None) -> str:
     return base if base.endswith(HEALTH_PATH) else base + HEALTH_PATH
 
 
-def fetch_health(url: str, timeout: float):
-    """One health answer; a refused connection or a timeout is an answer too (the item fails)."""
-    from rollout.adapters import http
-    from rollout.core.verify import HealthAnswer
-    from rollout.errors import ExternalError
-
-    # 503 is the endpoint's "unhealthy" answer with the services named: take it, don't retry it.
-    policy = http.RetryPolicy(attempts=3, timeout=timeout, backoff=1.0)
-    try:
-        resp = http.request("GET", url, what="health endpoint", policy=policy,
-                            retry_on=http.RETRY_STATUSES - {503},
-                            headers={"Accept": "application/json"})
-    except ExternalError as exc:
-        return HealthAnswer(url, error=str(exc))
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    return HealthAnswer(url, resp.status_code, body, resp.text)
-
-
-def fetch_metrics(source, catalog, start, at):
-    """(observations, attributes seen in the last hour) from one request where the source
-    can answer both (New Relic: keyset() beside the metric queries); else the attributes
-    are unknown."""
-    from rollout.core import verify
-    from rollout.errors import ExternalError
-
-    fetch_with = getattr(source, "fetch_with", None)
-    try:
-        if fetch_with is None:
-            return source.fetch(catalog, start, at), verify.Unavailable(
-                "unknown: the event contract is checked against New Relic "
-                "(--metrics newrelic://ACCOUNT_ID)")
-        query = verify.keyset_nrql(catalog.event, at - verify.CONTRACT_WINDOW, at)
-        obs, answers = fetch_with(catalog, start, at, {verify.CONTRACT_ALIAS: query})
-    except ExternalError as exc:
-        failed = verify.Unavailable(f"metric source failed: {exc}", failed=True)
-        return failed, failed
-    rows = answers[verify.CONTRACT_ALIAS]
-    if isinstance(rows, str):
-        return obs, verify.Unavailable(f"keyset() failed: {rows}", failed=True)
-    from rollout.adapters.metrics.newrelic import parse_keyset
-    return obs, parse_keyset(rows)
-
-
 def run(args) -> int:
     from rollout.adapters.metrics import metrics_url, open_source
     from rollout.adapters.store import store_url
     from rollout.cli.common import now, parse_time, parse_window, print_json
     from rollout.core import verify
     from rollout.core.catalog import load_catalog
-    from rollout.core.event_contract import load_event_contract
-    from rollout.errors import ExternalError, UserError
+    from rollout.core.state import format_utc
+    from rollout.errors import UserError
+    from rollout.verifying import verify_deployment
 
     window = parse_window(args.window)
     if args.min_throughput is not None and not args.min_throughput >= 0:
@@ -134,29 +89,13 @@ def run(args) -> int:
         raise UserError(f"--timeout {args.timeout:g}: expected seconds > 0")
     url = health_url(args.url)
     at = parse_time(args.at) if args.at else now()
-    start = at - window
     catalog = load_catalog()
     source = open_source(metrics_url(args.metrics), store_url(args.store))   # bad URL: exit 2
-
-    health = fetch_health(url, args.timeout)
-    contract = load_event_contract()
-    obs, seen = fetch_metrics(source, catalog, start, at)
-    open_issues = getattr(source, "open_issues", None)     # only New Relic knows the alerts
-    if open_issues is None:
-        issues = verify.Unavailable("unknown: no New Relic account configured "
-                                    "(--metrics newrelic://ACCOUNT_ID)")
-    else:
-        try:
-            issues = open_issues(at - verify.INCIDENT_LOOKBACK, at)
-        except ExternalError as exc:
-            issues = verify.Unavailable(f"New Relic did not answer: {exc}", failed=True)
-
-    checklist = verify.evaluate(health, issues, obs, catalog, window, args.min_throughput,
-                                seen, contract)
+    checklist = verify_deployment(url, source, catalog, at, window, timeout=args.timeout,
+                                  min_throughput=args.min_throughput)
+    start = at - window
     if args.output == "json":
         print_json(verify.to_json(checklist, url, start, at))
     else:
-        from rollout.core.state import format_utc as fmt
-
-        print(verify.render_markdown(checklist, url, f"{fmt(start)} to {fmt(at)}"))
+        print(verify.checklist_markdown(checklist, url, f"{format_utc(start)} to {format_utc(at)}"))
     return checklist.exit_code

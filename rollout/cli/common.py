@@ -1,4 +1,6 @@
-"""What several sub-commands share: store and output options, clock, actor, printing."""
+"""What several sub-commands share: store and output options, clock, actor, printing, and
+the settings read from the environment at the edge (ROLLOUT_NOW, ROLLOUT_HTTP_ATTEMPTS,
+ROLLOUT_NOTIFY_DEADLINE) so that nothing deeper reads them."""
 from __future__ import annotations
 
 import argparse
@@ -116,6 +118,41 @@ def number_arg(low: float, high: float, *, integer: bool = False, low_open: bool
     return _argtype(parse)
 
 
+HTTP_ATTEMPTS_ENV = "ROLLOUT_HTTP_ATTEMPTS"
+NOTIFY_DEADLINE_ENV = "ROLLOUT_NOTIFY_DEADLINE"
+
+
+def http_attempts_cap(env=None) -> int | None:
+    """ROLLOUT_HTTP_ATTEMPTS caps the attempts of every HTTP request of a run (a guard on
+    a short schedule gives up sooner; docs/failures.md). Anything but a whole number >= 1
+    leaves each policy's own."""
+    text = (os.environ if env is None else env).get(HTTP_ATTEMPTS_ENV, "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
+def notify_deadline(env=None) -> float:
+    """Seconds all notifications of one run share: ROLLOUT_NOTIFY_DEADLINE, else 20."""
+    from rollout.deliveries import NOTIFY_DEADLINE
+
+    text = (os.environ if env is None else env).get(NOTIFY_DEADLINE_ENV, "").strip()
+    if not text:
+        return NOTIFY_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or not 0 < value <= 600:
+        raise UserError(f"{NOTIFY_DEADLINE_ENV}={text!r}: expected seconds, 0 < value <= 600")
+    return value
+
+
+def notifiers():
+    """The notification channels the environment configures, with the run's deadline."""
+    from rollout.deliveries import Notifiers
+
+    return Notifiers.from_env(deadline=notify_deadline())
+
+
 def actor() -> str:
     for var in ("ROLLOUT_ACTOR", "GITHUB_ACTOR"):
         if os.environ.get(var):
@@ -135,3 +172,47 @@ def print_table(headers: list[str], rows: list[list]) -> None:
     from rollout.core.tables import text_table
 
     print("\n".join(text_table(headers, rows)))
+
+
+def append_step_summary(text: str) -> None:
+    """Append to the GitHub Actions job summary (GITHUB_STEP_SUMMARY) when one is set."""
+    from rollout.errors import ExternalError
+    from rollout.redact import redact
+
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            # O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
+            fd = os.open(summary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            with open(fd, "a", encoding="utf-8") as f:
+                f.write(redact(text) + "\n")
+        except OSError as exc:
+            raise ExternalError(f"GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
+
+
+def print_outcomes(outcomes, output: str, invalid=()) -> None:
+    """The guard's outcomes (rollout guard, rollout abort): a table or JSON on stdout;
+    drift, flags not judged and failed deliveries on stderr."""
+    from rollout.deliveries import FAILED
+
+    if output == "json":
+        print_json([o.to_json() for o in outcomes])
+    else:
+        print_table(["flag", "action", "at", "severity", "reasons"],
+                    [[o.flag, o.action, "-" if o.from_pct is None else f"{o.from_pct}%",
+                      o.severity or "-", "; ".join(o.reasons)] for o in outcomes])
+        # a metric this source cannot measure is a fact about the setup: said once
+        omitted = dict(m for o in outcomes for m in o.omitted)
+        for metric, why in omitted.items():
+            print(f"  not judged: {metric}: {why}")
+    for o in outcomes:
+        if o.drift:
+            print(f"  {o.flag} {o.drift}", file=sys.stderr)
+        if o.blind:
+            print(f"  {o.flag}: NOT JUDGED (exit 4): {o.blind_reason}", file=sys.stderr)
+        if output != "json":
+            for channel, what in o.deliveries.items():
+                stream = sys.stderr if what.startswith(FAILED) else sys.stdout
+                print(f"  {o.flag} {channel}: {what}", file=stream)
+    for exc in invalid:
+        print(f"rollout guard: {exc}", file=sys.stderr)

@@ -95,6 +95,10 @@ def _run(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from rollout.adapters.retry import cap_http_attempts
+    from rollout.cli.common import http_attempts_cap
+
+    previous = cap_http_attempts(http_attempts_cap())
     try:
         return args.func(args)
     except RolloutError as exc:
@@ -109,6 +113,8 @@ def _run(argv: list[str]) -> int:
         # stdout points at nothing from here so the final flush cannot fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
         return 141
+    finally:
+        cap_http_attempts(previous)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,11 @@ def format_span(td: timedelta) -> str:
     return f"{seconds // 86400}d" if seconds and not seconds % 86400 else format_duration(td)
 
 
+def as_utc(t: datetime) -> datetime:
+    """The same instant in UTC; a naive time is taken to be UTC already."""
+    return t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
 def format_utc(t: datetime) -> str:
     """A time as people read it in reports and comments, converted to UTC first."""
     return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

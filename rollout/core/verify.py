@@ -1,6 +1,6 @@
 """The automatable part of the post-deployment checklist (seed 001, phase 1 "Immediate
 Verification (0-2 hours)"), decided from what the adapters fetched. Pure: no network, no
-clock; `rollout verify` (rollout/cli/cmd_verify.py) fetches and prints.
+clock; rollout/verifying.py fetches for `rollout verify`, rollout/cli/cmd_verify.py prints.
 
 Each checklist line becomes an Item: ok, fail, or unknown (not configured, too little
 data, or an outside system did not answer). Every threshold is read from the catalog
@@ -288,7 +288,7 @@ def evaluate(health: HealthAnswer, issues: list[dict] | Unavailable,
 ICON = {OK: "✅", FAIL: "❌", UNKNOWN: "❔"}
 
 
-def render_markdown(c: Checklist, url: str, window_text: str) -> str:
+def checklist_markdown(c: Checklist, url: str, window_text: str) -> str:
     out = ["## Post-deployment checklist, phase 1: immediate verification (0-2 hours)", "",
            f"{url}, metrics over {window_text}", ""]
     out += [f"- {ICON[i.status]} **{i.name}**: {i.detail}" for i in c.items]

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
+from rollout.deliveries import NOTIFY_DEADLINE
+
 TOKEN_ENV = "ROLLOUT_HOOK_TOKEN"
 MIN_TOKEN_LENGTH = 32          # `openssl rand -hex 32` gives 64
 LEASE_NAME = "guard-loop"
@@ -35,6 +37,7 @@ class ServeConfig:
     hook_window: timedelta | None    # ... and of the evaluations a webhook asked for
     clock: Callable[[], datetime]    # the decisions' clock (ROLLOUT_NOW pins it)
     actor: str
+    notify_deadline: float = NOTIFY_DEADLINE   # seconds for one evaluation's notifications
     instance: str = field(default_factory=instance_id)
     hook_token: str | None = field(default=None, repr=False)
     page_token: str | None = field(default=None, repr=False)    # ROLLOUT_PAGE_TOKEN

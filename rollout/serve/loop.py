@@ -220,7 +220,8 @@ class GuardLoop:
             outcomes = self.run(states, self.cfg.store_url, self.cfg.history_url,
                                 self.cfg.metrics_url, window=window,
                                 clock=self.cfg.clock, commit=current_commit(),
-                                actor=f"{self.cfg.actor} (rollout serve, {trigger})")
+                                actor=f"{self.cfg.actor} (rollout serve, {trigger})",
+                                notify_deadline=self.cfg.notify_deadline)
         except Exception as exc:       # RolloutError: an outside failure; others: a bug
             error = _text(exc)
             log("evaluation_failed", level=40, trigger=trigger, error=error,

@@ -29,6 +29,7 @@ import re
 from datetime import datetime, timedelta
 
 from rollout.adapters import http
+from rollout.adapters.retry import Retry
 from rollout.adapters.metrics import nrql_evidence
 from rollout.core.tallies import spread_fields
 from rollout.core.observations import COHORTS, CohortData, Observations
@@ -205,7 +206,7 @@ class NewRelicSource:
         sent = {**queries, **{alias: (None, "extra", q) for alias, q in extra.items()}}
         body = {"query": graphql(sent, self.nrql_timeout),
                 "variables": {"account": self.account_id}}
-        account, alias_errors = self._post(body)
+        account, alias_errors = self.post(body)
         answers = {}
         for alias in extra:
             answer = account.get(alias)
@@ -216,46 +217,49 @@ class NewRelicSource:
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _post(self, body: dict, expect: str = REQUESTS) -> tuple[dict, dict[str, str]]:
+    def post(self, body: dict, expect: str = REQUESTS) -> tuple[dict, dict[str, str]]:
         """The `account` object of the answer and per-alias errors; `expect` is the field
-        whose presence says the answer carries data (else: retry if transient, or fail)."""
+        whose presence says the answer carries data (else: retry if transient, or fail).
+        HTTP failures are retried inside each attempt (http.request, same policy)."""
+        return self.policy.run(lambda timeout: self._answer(body, expect), what=WHAT,
+                               gave_up=lambda attempts, last: f"{WHAT}: {last}")
+
+    def _answer(self, body: dict, expect: str) -> tuple[dict, dict[str, str]]:
+        """One request; Retry when NerdGraph answered no data with only transient errors."""
         headers = {"API-Key": self.api_key, "Content-Type": "application/json"}
-        for attempt in range(1, self.policy.attempts + 1):
-            resp = http.request("POST", self.endpoint, what=WHAT, policy=self.policy,
-                                headers=headers, json=body)
-            if resp.status_code in (401, 403):
-                raise ExternalError(f"{WHAT}: HTTP {resp.status_code}: the API key was refused; "
-                                    f"set NEW_RELIC_API_KEY to a User key (NRAK-…) with access "
-                                    f"to account {self.account_id}")
-            http.raise_for_status(resp, WHAT)
-            try:
-                payload = resp.json()
-            except ValueError:
-                raise ExternalError(f"{WHAT}: the answer is not JSON: {resp.text[:200]!r}") from None
-            if not isinstance(payload, dict):
-                raise ExternalError(f"{WHAT}: the answer is JSON {type(payload).__name__}, "
-                                    f"expected an object with data or errors")
-            errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
-            errors = [e for e in errors if isinstance(e, dict)]
-            if any(_error_class(e) in AUTH for e in errors):
-                raise ExternalError(f"{WHAT}: {_error_text(errors[0])}; check NEW_RELIC_API_KEY")
-            account = _dig(payload, "data", "actor", "account")
-            malformed = _malformed_aliases(account)
-            if isinstance(account, dict) and isinstance(account.get(expect), dict):
-                by_alias = dict(malformed)
-                for e in errors:
-                    path = e.get("path")
-                    if isinstance(path, list) and len(path) >= 3 and isinstance(path[2], str):
-                        by_alias.setdefault(path[2], _error_text(e))
-                return account, by_alias
-            # No usable data: retry only what New Relic says is transient.
-            summary = ("; ".join(_error_text(e) for e in errors[:3]) or malformed.get(expect)
-                       or "no data in the answer")
-            if not errors or not all(_error_class(e) in RETRYABLE for e in errors) \
-                    or attempt == self.policy.attempts:
-                raise ExternalError(f"{WHAT}: {summary}")
-            http.sleep(min(self.policy.backoff * 2 ** (attempt - 1), self.policy.max_wait))
-        raise AssertionError("unreachable")
+        resp = http.request("POST", self.endpoint, what=WHAT, policy=self.policy,
+                            headers=headers, json=body)
+        if resp.status_code in (401, 403):
+            raise ExternalError(f"{WHAT}: HTTP {resp.status_code}: the API key was refused; "
+                                f"set NEW_RELIC_API_KEY to a User key (NRAK-…) with access "
+                                f"to account {self.account_id}")
+        http.raise_for_status(resp, WHAT)
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise ExternalError(f"{WHAT}: the answer is not JSON: {resp.text[:200]!r}") from None
+        if not isinstance(payload, dict):
+            raise ExternalError(f"{WHAT}: the answer is JSON {type(payload).__name__}, "
+                                f"expected an object with data or errors")
+        errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+        errors = [e for e in errors if isinstance(e, dict)]
+        if any(_error_class(e) in AUTH for e in errors):
+            raise ExternalError(f"{WHAT}: {_error_text(errors[0])}; check NEW_RELIC_API_KEY")
+        account = _dig(payload, "data", "actor", "account")
+        malformed = _malformed_aliases(account)
+        if isinstance(account, dict) and isinstance(account.get(expect), dict):
+            by_alias = dict(malformed)
+            for e in errors:
+                path = e.get("path")
+                if isinstance(path, list) and len(path) >= 3 and isinstance(path[2], str):
+                    by_alias.setdefault(path[2], _error_text(e))
+            return account, by_alias
+        # No usable data: retry only what New Relic says is transient.
+        summary = ("; ".join(_error_text(e) for e in errors[:3]) or malformed.get(expect)
+                   or "no data in the answer")
+        if errors and all(_error_class(e) in RETRYABLE for e in errors):
+            raise Retry(summary)
+        raise ExternalError(f"{WHAT}: {summary}")
 
     # -- alerts: open issues ----------------------------------------------------------------------
 
@@ -267,7 +271,7 @@ class NewRelicSource:
         for _ in range(MAX_ISSUE_PAGES):
             body = {"query": issues_graphql(priority, start, end, cursor),
                     "variables": {"account": self.account_id}}
-            account, errors = self._post(body, expect="aiIssues")
+            account, errors = self.post(body, expect="aiIssues")
             page = (account["aiIssues"].get("issues") or {}) if not errors else None
             if not isinstance(page, dict) or not isinstance(page.get("issues"), list):
                 why = "; ".join(errors.values()) or "no issues list in the answer"

@@ -168,10 +168,14 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
     if not create and not path.exists():
         raise UserError(f"events database {path}: no such file; load events with "
                         f"`rollout events import FILE.ndjson`")
+
+    def create_tables(conn):     # idempotent; they may share the flag store's file
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+
     # Events can be imported again (the import is idempotent); the flag store's
     # history cannot. So events skip the fsync of every commit, the store does not.
-    return connect(path, synchronous="NORMAL", schema=SCHEMA if create else "",
-                   what=f"events database {path}")
+    return connect(path, synchronous="NORMAL", what=f"events database {path}",
+                   setup=create_tables if create else None)
 
 
 def import_ndjson(path, db_path) -> int:

@@ -67,6 +67,83 @@ def _alias(i: int, part: str) -> str:
     return REQUESTS if (i, part) == (0, "c") else f"w{i}_{part}"
 
 
+def _summary_queries(catalog, i: int, w: Window, limits_ms: tuple, health: str | None) -> dict:
+    """The aliases of window number `i` (the module's docstring shows them)."""
+    ev, attr, span = catalog.event, catalog.cohort_attribute, _span(w)
+    queries = {_alias(i, "c"): f"SELECT {_cohort_select(catalog, limits_ms)} FROM {ev} "
+                               f"FACET {attr} {span} LIMIT MAX",
+               _alias(i, "m"): f"SELECT count(*) AS 'requests', sum({COST}) AS 'cost' FROM {ev} "
+                               f"FACET {attr}, {MODEL} {span} LIMIT MAX",
+               _alias(i, "p"): f"SELECT max(n) AS 'peak' FROM (SELECT count(*) AS n FROM {ev} "
+                               f"TIMESERIES 1 minute) {span}"}
+    if health:
+        queries[_alias(i, "u")] = f"{health} {span}"
+    return queries
+
+
+class _Answers:
+    """The answer of one request: rows per alias, or why an alias has none."""
+
+    def __init__(self, account: dict, alias_errors: dict[str, str]) -> None:
+        self.account, self.alias_errors = account, alias_errors
+
+    def rows(self, alias: str) -> list | None:
+        answer = self.account.get(alias)
+        return answer.get("results") if isinstance(answer, dict) else None
+
+    def why_none(self, alias: str) -> str:
+        return self.alias_errors.get(alias) or "New Relic returned no result"
+
+
+def _models(rows: list | None) -> dict[str, dict[str, ModelShare]]:
+    """cohort -> model -> its requests and cost."""
+    models: dict[str, dict[str, ModelShare]] = {}
+    for row in rows or []:
+        facet = row.get("facet")
+        if isinstance(facet, list) and len(facet) == 2:
+            models.setdefault(facet[0], {})[str(facet[1] or "(none)")] = ModelShare(
+                int(_num(row.get("requests")) or 0), _num(row.get("cost")))
+    return models
+
+
+def _cohorts(catalog, rows: list, limits_ms: tuple, models) -> dict[str, CohortSummary]:
+    cohorts = {}
+    for row in rows:
+        c = _cohort(row, catalog.cohort_attribute)
+        if not c:
+            continue
+        cohorts[c] = CohortSummary(
+            requests=int(_num(row.get("requests")) or 0),
+            values={m.name: _num(row.get(m.name)) for m in catalog.metrics.values() if m.aggregate},
+            p50=_num(row.get("p50")), p99=_num(row.get("p99")), max=_num(row.get("max")),
+            under={lim: _num(row.get(f"under_{k}")) for k, lim in enumerate(limits_ms)},
+            cost_total=_num(row.get("cost_total")), models=models.get(c, {}))
+    return cohorts
+
+
+def _summary(catalog, i: int, w: Window, got: _Answers, limits_ms: tuple,
+             health: str | None) -> Summary:
+    errors = {}
+    cohort_rows = got.rows(_alias(i, "c"))
+    if cohort_rows is None:
+        errors["summary"] = got.why_none(_alias(i, "c"))
+    cohorts = _cohorts(catalog, cohort_rows or [], limits_ms, _models(got.rows(_alias(i, "m"))))
+    uptime = Uptime(None, UPTIME_METHOD)
+    if not health:
+        errors["uptime"] = "the catalog metric service_health has no SyntheticCheck query"
+    elif got.rows(_alias(i, "u")) is None:
+        errors["uptime"] = got.why_none(_alias(i, "u"))
+    else:
+        first = (got.rows(_alias(i, "u")) or [{}])[0]
+        checks = _num(first.get("checks"))
+        uptime = Uptime(_num(first.get("uptime")) if checks else None, UPTIME_METHOD)
+    peak_rows = got.rows(_alias(i, "p"))
+    if peak_rows is None:   # refused (an account without nested queries): say so
+        errors["peak"] = got.why_none(_alias(i, "p"))
+    peak = _num(((peak_rows or [{}])[0]).get("peak"))
+    return Summary(w, cohorts, uptime, None if peak is None else int(peak), errors)
+
+
 class NewRelicReportSource:
     def __init__(self, source: NewRelicSource) -> None:
         self.nr = source
@@ -74,71 +151,18 @@ class NewRelicReportSource:
     def _ask(self, queries: dict[str, str]) -> tuple[dict, dict[str, str]]:
         body = {"query": graphql({a: (None, None, q) for a, q in queries.items()}, self.nr.nrql_timeout),
                 "variables": {"account": self.nr.account_id}}
-        return self.nr._post(body)
+        return self.nr.post(body)
 
     def summaries(self, catalog, windows: dict[str, Window], limits_ms=()) -> dict[str, Summary]:
         if not windows:
             return {}
-        limits_ms = tuple(limits_ms)
-        ev, attr = catalog.event, catalog.cohort_attribute
-        health = uptime_nrql(catalog)
+        limits_ms, health = tuple(limits_ms), uptime_nrql(catalog)
         queries = {}
         for i, w in enumerate(windows.values()):
-            span = _span(w)
-            queries[_alias(i, "c")] = (f"SELECT {_cohort_select(catalog, limits_ms)} FROM {ev} "
-                                       f"FACET {attr} {span} LIMIT MAX")
-            queries[_alias(i, "m")] = (f"SELECT count(*) AS 'requests', sum({COST}) AS 'cost' FROM {ev} "
-                                       f"FACET {attr}, {MODEL} {span} LIMIT MAX")
-            if health:
-                queries[_alias(i, "u")] = f"{health} {span}"
-            queries[_alias(i, "p")] = (f"SELECT max(n) AS 'peak' FROM (SELECT count(*) AS n FROM {ev} "
-                                       f"TIMESERIES 1 minute) {span}")
-        account, alias_errors = self._ask(queries)
-
-        def rows(alias):
-            answer = account.get(alias)
-            return answer.get("results") if isinstance(answer, dict) else None
-
-        out = {}
-        for i, (name, w) in enumerate(windows.items()):
-            errors = {}
-            models: dict[str, dict[str, ModelShare]] = {}
-            for row in rows(_alias(i, "m")) or []:
-                facet = row.get("facet")
-                if isinstance(facet, list) and len(facet) == 2:
-                    models.setdefault(facet[0], {})[str(facet[1] or "(none)")] = ModelShare(
-                        int(_num(row.get("requests")) or 0), _num(row.get("cost")))
-            cohorts = {}
-            cohort_rows = rows(_alias(i, "c"))
-            if cohort_rows is None:
-                errors["summary"] = alias_errors.get(_alias(i, "c")) or "New Relic returned no result"
-            for row in cohort_rows or []:
-                c = _cohort(row, attr)
-                if not c:
-                    continue
-                n = int(_num(row.get("requests")) or 0)
-                cohorts[c] = CohortSummary(
-                    requests=n,
-                    values={m.name: _num(row.get(m.name)) for m in catalog.metrics.values()
-                            if m.aggregate},
-                    p50=_num(row.get("p50")), p99=_num(row.get("p99")), max=_num(row.get("max")),
-                    under={lim: _num(row.get(f"under_{k}")) for k, lim in enumerate(limits_ms)},
-                    cost_total=_num(row.get("cost_total")), models=models.get(c, {}))
-            uptime = Uptime(None, UPTIME_METHOD)
-            if not health:
-                errors["uptime"] = "the catalog metric service_health has no SyntheticCheck query"
-            elif rows(_alias(i, "u")) is None:
-                errors["uptime"] = alias_errors.get(_alias(i, "u")) or "New Relic returned no result"
-            else:
-                first = (rows(_alias(i, "u")) or [{}])[0]
-                checks = _num(first.get("checks"))
-                uptime = Uptime(_num(first.get("uptime")) if checks else None, UPTIME_METHOD)
-            peak_rows = rows(_alias(i, "p"))
-            if peak_rows is None:   # refused (an account without nested queries): say so
-                errors["peak"] = alias_errors.get(_alias(i, "p")) or "New Relic returned no result"
-            peak = _num(((peak_rows or [{}])[0]).get("peak"))
-            out[name] = Summary(w, cohorts, uptime, None if peak is None else int(peak), errors)
-        return out
+            queries.update(_summary_queries(catalog, i, w, limits_ms, health))
+        got = _Answers(*self._ask(queries))
+        return {name: _summary(catalog, i, w, got, limits_ms, health)
+                for i, (name, w) in enumerate(windows.items())}
 
     def latest(self) -> datetime | None:
         return None         # New Relic holds live data: "latest" is now

@@ -31,11 +31,12 @@ from datetime import datetime
 from urllib.parse import quote
 
 from rollout.adapters.http import RetryPolicy, raise_for_status, request
-from rollout.adapters.store import open_store, rows
-from rollout.adapters.store.base import FlagStore, SQLStore, utc
-from rollout.core.state import Applied, Event
+from rollout.adapters.store import open_store
+from rollout.adapters.store.base import FlagStore
+from rollout.adapters.store.sql import Intent, SQLStore
+from rollout.core.state import Applied, Event, as_utc
 from rollout.errors import ConflictError, ExternalError, UserError
-from rollout.redact import redact, redact_json
+from rollout.redact import redact
 
 API_PATH = "/api/feature-flags/"
 TOKEN_ENV = "ROLLOUT_HTTP_TOKEN"
@@ -66,10 +67,6 @@ def parse_flag(body: bytes | str, where: str) -> Value:
         raise ExternalError(f"{WHAT}: {where}: field percentage: expected an integer 0..100, "
                             f"got {pct!r}")
     return pct, enabled
-
-
-def _event_json(e: Event) -> str:
-    return json.dumps(redact_json(e.to_json()), default=str)
 
 
 class HTTPStore(FlagStore):
@@ -133,62 +130,27 @@ class HTTPStore(FlagStore):
         raise_for_status(resp, f"{WHAT}: {where}")
         return True
 
-    # -- intents, in the history store ------------------------------------------
-    def _intents(self, sql: str, args=()) -> list[tuple]:
-        """One statement on rollout_intents, committed at once: an intent must be durable
-        before the PUT it announces."""
-        conn = self.hist.conn
-        try:
-            cur = conn.cursor()
-            cur.execute(self.hist._sql(sql), args)
-            found = cur.fetchall() if cur.description else []
-            conn.commit()
-            return found
-        except self.hist.db_errors as exc:
-            try:
-                conn.rollback()
-            except self.hist.db_errors:
-                pass        # the connection is gone; the first failure says more
-            raise ExternalError(f"store {self.hist.url}: using the intents table failed: "
-                                f"{self.hist._error_text(exc)}") from None
-
-    def _intent(self, flag: str) -> tuple[int, int | None, Event] | None:
-        found = self._intents("SELECT percentage, mirror_version, event FROM rollout_intents"
-                              " WHERE flag = ?", (flag,))
-        if not found:
-            return None
-        where = f"store {self.hist.url}: intent of {flag}"
-        try:
-            pct = rows.percentage(found[0][0], "percentage")
-            mirror = None if found[0][1] is None else rows.whole(found[0][1], "mirror_version")
-        except rows.BadRow as exc:
-            raise ExternalError(f"{where}: {exc}") from None
-        return pct, mirror, rows.event_from_json(found[0][2], where)
-
-    def _drop_intent(self, flag: str) -> None:
-        self._intents("DELETE FROM rollout_intents WHERE flag = ?", (flag,))
-
     def _settle(self, flag: str, shown: Value | None) -> None:
         """Finish an apply a crashed run left half done. Call with the writers' lock held,
         so the intent's owner is gone. Its history row may already be written (the
         mirror moved on: only the intent's removal was lost), or the API shows its value
         (the crash came between the PUT and the history row: write the row now), or not
         (the PUT never landed: nothing to record)."""
-        intent = self._intent(flag)
+        intent = self.hist.intent(flag)
         if intent is None:
             return
-        percentage, mirror_version, event = intent
+        pct, event = intent.percentage, intent.event
         mirror = self.hist.read(flag)
-        if (mirror.version if mirror else None) == mirror_version and \
-                shown == (percentage, percentage > 0):
-            self.hist.apply(flag, percentage, mirror_version,
+        if (mirror.version if mirror else None) == intent.mirror_version and \
+                shown == (pct, pct > 0):
+            self.hist.apply(flag, pct, intent.mirror_version,
                             replace(event, reasons=event.reasons + (RECOVERED,)))
-        self._drop_intent(flag)
+        self.hist.drop_intent(flag)
 
     # -- interface ----------------------------------------------------------------
     def read(self, flag: str) -> Applied | None:
         shown = self._get(flag)
-        if self._intent(flag) is not None:
+        if self.hist.intent(flag) is not None:
             with self.hist.writer_lock(wait=False) as held:
                 if held:  # otherwise its owner is still at work and will finish it
                     self._settle(flag, shown)
@@ -200,7 +162,7 @@ class HTTPStore(FlagStore):
                        mirror.updated_at if mirror else None)
 
     def read_all(self) -> dict[str, Applied]:
-        pending = {r[0] for r in self._intents("SELECT flag FROM rollout_intents")}
+        pending = set(self.hist.intent_flags())
         names = set(self.hist.read_all()) | pending
         found = {name: self.read(name) for name in sorted(names)}
         return {name: a for name, a in found.items() if a is not None}
@@ -216,14 +178,12 @@ class HTTPStore(FlagStore):
                 raise ConflictError(f"flag {flag} changed under us (expected version "
                                     f"{expected_version}, found {current}); another controller "
                                     f"applied first")
-            self._intents("INSERT INTO rollout_intents (flag, percentage, mirror_version, event)"
-                          " VALUES (?, ?, ?, ?)",
-                          (flag, percentage, mirror_version, _event_json(event)))
+            self.hist.put_intent(flag, Intent(percentage, mirror_version, event))
             # A failure from here to the history row leaves the intent for _settle.
             fenced_out = not self._put(flag, percentage)
             after = self._get(flag)
             if after != (percentage, percentage > 0):
-                self._drop_intent(flag)   # the API says it did not take: nothing to record
+                self.hist.drop_intent(flag)   # the API says it did not take: nothing to record
                 if fenced_out:
                     raise ConflictError(f"flag {flag} changed in the flag API between our read "
                                         f"and our write (HTTP 412 on If-Match); not applied")
@@ -233,8 +193,8 @@ class HTTPStore(FlagStore):
                                     f"read-back shows {show(after)}, expected "
                                     f"{show((percentage, percentage > 0))}")
             done = self.hist.apply(flag, percentage, mirror_version, event)
-            self._drop_intent(flag)
-        return Applied(flag, percentage, percentage > 0, done.version, utc(event.at))
+            self.hist.drop_intent(flag)
+        return Applied(flag, percentage, percentage > 0, done.version, as_utc(event.at))
 
     def record(self, event: Event) -> bool:
         return self.hist.record(event)
@@ -251,6 +211,9 @@ class HTTPStore(FlagStore):
 
     def deliveries(self, event_id):
         return self.hist.deliveries(event_id)
+
+    def bookkeeping(self) -> SQLStore:
+        return self.hist
 
     def close(self) -> None:
         self.hist.close()

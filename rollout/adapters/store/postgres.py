@@ -1,112 +1,29 @@
 """The production flag store: PostgreSQL (psycopg 3), the same tables as SQLite.
 
-`rollout store init` runs the numbered migrations below; the store refuses a database
-that has not been migrated rather than creating tables behind an operator's back.
+`rollout store init` runs the numbered migrations of rollout/adapters/store/migrations.py;
+the store refuses a database that has not been migrated rather than creating tables
+behind an operator's back.
 Writers serialise on a transaction-scoped advisory lock, and the compare-and-set on
 `version` in SQLStore still decides who wins; the flag row and its history row commit
 together. Error messages name user@host:port/db, never the password.
 """
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from rollout.adapters.http import RetryPolicy
-from rollout.adapters.store.base import SQLStore
+from rollout.adapters.retry import Retry, RetryPolicy
+from rollout.adapters.store import migrations
+from rollout.adapters.store.sql import SQLStore
+from rollout.adapters.store.migrations import LATEST
 from rollout.errors import ExternalError, UserError
 
 # Advisory lock keys: any fixed bigints (these are "rollout" and "rollmig" in ASCII).
 WRITE_LOCK = 0x726F6C6C6F7574
 MIGRATE_LOCK = 0x726F6C6C6D6967
 CONNECT_POLICY = RetryPolicy(attempts=3, timeout=5, backoff=0.5)
-sleep = time.sleep  # replaced in tests that count waits
-
-APPEND_ONLY = """
-CREATE OR REPLACE FUNCTION rollout_history_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'rollout_history is append-only';
-END
-$$;
-"""
-
-# (number, what it does, SQL). Append new ones; never edit one that has shipped.
-# Each is idempotent on its own, so a database created by hand converges too.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (1, "feature_flags and the append-only rollout_history", """
-CREATE TABLE IF NOT EXISTS feature_flags (
-    name        TEXT PRIMARY KEY,
-    percentage  INTEGER NOT NULL CHECK (percentage BETWEEN 0 AND 100),
-    enabled     BOOLEAN NOT NULL,
-    updated_at  TIMESTAMPTZ NOT NULL,
-    version     BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rollout_history (
-    id          BIGSERIAL PRIMARY KEY,
-    flag        TEXT NOT NULL,
-    at          TIMESTAMPTZ NOT NULL,
-    kind        TEXT NOT NULL,
-    from_pct    INTEGER,
-    to_pct      INTEGER,
-    reasons     TEXT NOT NULL DEFAULT '[]',
-    revision    TEXT,
-    git_commit  TEXT,
-    actor       TEXT,
-    evidence    TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS rollout_history_flag ON rollout_history (flag, id);
-""" + APPEND_ONLY + """
-DROP TRIGGER IF EXISTS rollout_history_no_change ON rollout_history;
-CREATE TRIGGER rollout_history_no_change BEFORE UPDATE OR DELETE ON rollout_history
-    FOR EACH ROW EXECUTE FUNCTION rollout_history_append_only();
-DROP TRIGGER IF EXISTS rollout_history_no_truncate ON rollout_history;
-CREATE TRIGGER rollout_history_no_truncate BEFORE TRUNCATE ON rollout_history
-    FOR EACH STATEMENT EXECUTE FUNCTION rollout_history_append_only();
-"""),
-    (2, "rollout_intents: applies of the http store in flight", """
-CREATE TABLE IF NOT EXISTS rollout_intents (
-    flag            TEXT PRIMARY KEY,
-    percentage      INTEGER NOT NULL,
-    mirror_version  BIGINT,
-    event           TEXT NOT NULL,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-"""),
-    (3, "rollout_deliveries: notifications of an abort, claimed once", """
-CREATE TABLE IF NOT EXISTS rollout_deliveries (
-    event_id    BIGINT NOT NULL,
-    channel     TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    detail      TEXT NOT NULL DEFAULT '',
-    updated_at  TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (event_id, channel)
-);
-"""),
-    (4, "rollout_leases and rollout_hook_calls: the leader lease and webhook log of rollout serve", """
-CREATE TABLE IF NOT EXISTS rollout_leases (
-    name        TEXT PRIMARY KEY,
-    holder      TEXT NOT NULL,
-    term        BIGINT NOT NULL,
-    acquired_at TIMESTAMPTZ NOT NULL,
-    expires_at  TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rollout_hook_calls (
-    id          BIGSERIAL PRIMARY KEY,
-    at          TIMESTAMPTZ NOT NULL,
-    instance    TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    status      INTEGER NOT NULL,
-    flags       TEXT NOT NULL DEFAULT '[]',
-    detail      TEXT NOT NULL DEFAULT '',
-    calls       INTEGER NOT NULL DEFAULT 1
-);
-"""),
-)
-LATEST = MIGRATIONS[-1][0]
 
 
 def one_line(exc: BaseException, secret: str | None = None) -> str:
@@ -130,48 +47,32 @@ def describe(url: str) -> str:
 def connect(url: str, policy: RetryPolicy = CONNECT_POLICY) -> psycopg.Connection:
     where = describe(url)
     secret = conninfo_to_dict(url).get("password")
-    last = ""
-    for attempt in range(1, policy.attempts + 1):
+
+    def attempt(timeout: float) -> psycopg.Connection:
         try:
-            return psycopg.connect(url, connect_timeout=max(1, int(policy.timeout)),
+            return psycopg.connect(url, connect_timeout=max(1, int(timeout)),
                                    application_name="rollout")
         except psycopg.OperationalError as exc:
-            last = one_line(exc, secret)
-        if attempt < policy.attempts:
-            sleep(min(policy.backoff * 2 ** (attempt - 1), policy.max_wait))
-    raise ExternalError(f"store {where}: cannot connect after {policy.attempts} attempts: {last}")
+            raise Retry(one_line(exc, secret)) from None
+
+    return policy.run(attempt, what=f"store {where}",
+                      gave_up=lambda n, last: f"store {where}: cannot connect after {n} "
+                                              f"attempts: {last}")
 
 
 def migrate(conn: psycopg.Connection) -> list[tuple[int, str]]:
-    """Apply the missing migrations in one transaction; returns those applied."""
-    applied = []
+    """Apply the missing migrations (rollout/adapters/store/migrations.py) in one transaction;
+    returns those applied."""
     with conn.transaction():
         cur = conn.cursor()
         # Two `store init` at once: the second waits, then finds nothing left to do.
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-        cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                    " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        cur.execute("SELECT version FROM schema_migrations")
-        have = {r[0] for r in cur.fetchall()}
-        for number, name, sql in MIGRATIONS:
-            if number in have:
-                continue
-            cur.execute(sql)
-            cur.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (number, name))
-            applied.append((number, name))
-    return applied
+        return migrations.migrate(cur, migrations.POSTGRES)
 
 
 def schema_version(conn: psycopg.Connection) -> int:
     """The last migration applied, 0 for a database `rollout store init` never saw."""
-    cur = conn.cursor()
-    cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    version = 0
-    if cur.fetchone()[0]:
-        cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        version = cur.fetchone()[0]
+    version = max(migrations.applied_versions(conn.cursor(), migrations.POSTGRES), default=0)
     conn.commit()
     return version
 
@@ -180,9 +81,10 @@ class PostgresStore(SQLStore):
     placeholder = "%s"
     db_errors = (psycopg.Error,)
 
-    def __init__(self, url: str, *, require_schema: bool = True):
+    def __init__(self, url: str, *, require_schema: bool = True,
+                 policy: RetryPolicy = CONNECT_POLICY):
         where = describe(url)
-        conn = connect(url)
+        conn = connect(url, policy)
         super().__init__(where, conn)     # self.url is safe to print
         if require_schema:
             try:
@@ -205,15 +107,13 @@ class PostgresStore(SQLStore):
         cause = exc.__context__ if isinstance(exc.__context__, psycopg.Error) else exc
         return one_line(cause)
 
-    def _db(self, what: str, fn, *args, note: str = ""):
-        """Run fn; a database failure becomes one line naming the store (exit 4)."""
-        try:
+    def _db(self, what: str, fn, *args):
+        """fn(*args); a database failure becomes one line naming the store (exit 4)."""
+        with self.reported_as(what):
             return fn(*args)
-        except psycopg.Error as exc:
-            # A rollback on a dropped connection fails too; the first failure says more.
-            cause = exc.__context__ if isinstance(exc.__context__, psycopg.Error) else exc
-            raise ExternalError(f"store {self.url}: {what} failed: "
-                                f"{one_line(cause)}{note}") from None
+
+    def migrate(self) -> list[tuple[int, str]]:
+        return self._db("migrating", migrate, self.conn)
 
     @contextmanager
     def writer_lock(self, wait: bool = True):

@@ -8,9 +8,9 @@ it: every field is checked for its type and range, so a bad row is one clear lin
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
-from rollout.core.state import Applied, Event
+from rollout.core.state import Applied, Event, as_utc
 from rollout.errors import ExternalError
 
 DELIVERY_STATUSES = ("sending", "sent", "failed")
@@ -52,7 +52,7 @@ def timestamp(value, field: str) -> datetime:
     if not isinstance(value, datetime):
         raise BadRow(f"field {field}: expected a time, got {type(value).__name__}")
     try:
-        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(value)
     except (OverflowError, ValueError):
         raise BadRow(f"field {field}: time {value!r:.40} is out of range") from None
 

@@ -1,7 +1,7 @@
 """The rows `rollout serve` keeps in the flag store beside the flags: the leader lease of
-its timed loop and the log of webhook calls. SQLite and PostgreSQL alike (the tables are
-in sqlite.SCHEMA and postgres migration 4); an http(s) flag store keeps them in its
-history store, as it keeps deliveries.
+its timed loop and the log of webhook calls. SQLite and PostgreSQL alike (migration 4 of
+migrations.py), through the SQL store's public transactions; an http(s) flag store keeps them
+in its history store, as it keeps deliveries.
 
 The lease is a row (name, holder, term, expires_at) changed only by compare-and-set on
 (holder, term) inside the store's writers' transaction: one holder at a time, a holder
@@ -15,12 +15,11 @@ far inside any TTL worth using.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rollout.adapters.store.base import FlagStore, SQLStore
-from rollout.errors import ExternalError
+from rollout.adapters.store.base import FlagStore
+from rollout.adapters.store.sql import SQLStore, Tx
 
 DETAIL_LIMIT = 500        # characters of a call's detail kept (titles come from outside)
 
@@ -63,88 +62,60 @@ class ServiceTables:
 
     def __post_init__(self):
         # the http(s) store keeps its bookkeeping in its SQL history store
-        self.sql = getattr(self.store, "hist", self.store)
-
-    @contextmanager
-    def _tx(self, what: str, write: bool = True):
-        cur = self.sql.conn.cursor()
-        try:
-            if write:
-                self.sql._begin_write(cur)
-            yield cur
-            self.sql.conn.commit()
-        except self.sql.db_errors as exc:
-            try:
-                self.sql.conn.rollback()
-            except self.sql.db_errors:
-                pass        # the connection is gone: the first failure says more
-            raise ExternalError(f"store {self.sql.url}: {what} failed: "
-                                f"{self.sql._error_text(exc)}") from None
-        except BaseException:
-            self.sql.conn.rollback()
-            raise
+        self.sql = self.store.bookkeeping()
 
     # -- the lease ------------------------------------------------------------------------
-    def _lease_row(self, cur, name: str) -> Lease | None:
-        cur.execute(self.sql._sql("SELECT name, holder, term, acquired_at, expires_at"
-                                  " FROM rollout_leases WHERE name = ?"), (name,))
-        r = cur.fetchone()
-        return None if r is None else Lease(r[0], r[1], int(r[2]), self.sql._ts_out(r[3]),
-                                            self.sql._ts_out(r[4]))
+    @staticmethod
+    def _lease_row(tx: Tx, name: str) -> Lease | None:
+        r = tx.execute("SELECT name, holder, term, acquired_at, expires_at"
+                       " FROM rollout_leases WHERE name = ?", (name,)).one()
+        return None if r is None else Lease(r[0], r[1], int(r[2]), tx.time_out(r[3], "acquired_at"),
+                                            tx.time_out(r[4], "expires_at"))
 
     def lease(self, name: str) -> Lease | None:
-        with self._tx(f"reading lease {name}", write=False) as cur:
-            return self._lease_row(cur, name)
+        with self.sql.transaction(f"reading lease {name}", write=False) as tx:
+            return self._lease_row(tx, name)
 
     def acquire(self, name: str, holder: str, ttl: timedelta, now: datetime) -> Lease:
         """Take or renew the lease; returns it as it stands afterwards (held by `holder`
         when this call got or kept it)."""
-        ts = self.sql._ts_in
-        with self._tx(f"taking lease {name}") as cur:
-            cur_lease = self._lease_row(cur, name)
-            until = ts(now + ttl)
+        with self.sql.transaction(f"taking lease {name}") as tx:
+            cur_lease = self._lease_row(tx, name)
+            until = tx.time_in(now + ttl)
             if cur_lease is None:
-                cur.execute(self.sql._sql(
-                    "INSERT INTO rollout_leases (name, holder, term, acquired_at, expires_at)"
-                    " VALUES (?, ?, 1, ?, ?) ON CONFLICT (name) DO NOTHING"),
-                    (name, holder, ts(now), until))
+                tx.execute("INSERT INTO rollout_leases (name, holder, term, acquired_at, expires_at)"
+                           " VALUES (?, ?, 1, ?, ?) ON CONFLICT (name) DO NOTHING",
+                           (name, holder, tx.time_in(now), until))
             elif cur_lease.holder == holder:
-                cur.execute(self.sql._sql(
-                    "UPDATE rollout_leases SET expires_at = ? WHERE name = ? AND holder = ?"
-                    " AND term = ?"), (until, name, holder, cur_lease.term))
+                tx.execute("UPDATE rollout_leases SET expires_at = ? WHERE name = ? AND holder = ?"
+                           " AND term = ?", (until, name, holder, cur_lease.term))
             elif cur_lease.expires_at <= now:
-                cur.execute(self.sql._sql(
-                    "UPDATE rollout_leases SET holder = ?, term = term + 1, acquired_at = ?,"
-                    " expires_at = ? WHERE name = ? AND holder = ? AND term = ?"),
-                    (holder, ts(now), until, name, cur_lease.holder, cur_lease.term))
-            return self._lease_row(cur, name)
+                tx.execute("UPDATE rollout_leases SET holder = ?, term = term + 1, acquired_at = ?,"
+                           " expires_at = ? WHERE name = ? AND holder = ? AND term = ?",
+                           (holder, tx.time_in(now), until, name, cur_lease.holder, cur_lease.term))
+            return self._lease_row(tx, name)
 
     def release(self, name: str, holder: str, now: datetime) -> bool:
         """Let the lease go at once (a standby takes it at its next look). False when
         `holder` did not hold it."""
-        with self._tx(f"releasing lease {name}") as cur:
-            cur.execute(self.sql._sql("UPDATE rollout_leases SET expires_at = ?"
-                                      " WHERE name = ? AND holder = ?"),
-                        (self.sql._ts_in(now), name, holder))
-            return cur.rowcount == 1
+        with self.sql.transaction(f"releasing lease {name}") as tx:
+            return tx.execute("UPDATE rollout_leases SET expires_at = ? WHERE name = ?"
+                              " AND holder = ?", (tx.time_in(now), name, holder)).rowcount == 1
 
     # -- webhook calls --------------------------------------------------------------------
     def record_calls(self, calls: list[HookCall]) -> None:
         """Append calls in one transaction (one disk sync for a batch)."""
-        with self._tx("recording webhook calls") as cur:
+        with self.sql.transaction("recording webhook calls") as tx:
             for call in calls:
-                cur.execute(self.sql._sql(
-                    "INSERT INTO rollout_hook_calls (at, instance, source, status, flags,"
-                    " detail, calls) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-                    (self.sql._ts_in(call.at), call.instance, call.source[:200], call.status,
-                     json.dumps(list(call.flags)), call.detail[:DETAIL_LIMIT], call.calls))
+                tx.execute("INSERT INTO rollout_hook_calls (at, instance, source, status, flags,"
+                           " detail, calls) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (tx.time_in(call.at), call.instance, call.source[:200], call.status,
+                            json.dumps(list(call.flags)), call.detail[:DETAIL_LIMIT], call.calls))
 
     def hook_calls(self, limit: int = 100) -> list[HookCall]:
         """The latest calls, oldest first."""
-        with self._tx("reading webhook calls", write=False) as cur:
-            cur.execute(self.sql._sql(
-                "SELECT id, at, instance, source, status, flags, detail, calls"
-                " FROM rollout_hook_calls ORDER BY id DESC LIMIT ?"), (limit,))
-            rows = cur.fetchall()
-        return [HookCall(self.sql._ts_out(r[1]), r[2], r[3], r[4], tuple(json.loads(r[5])),
-                         r[6], r[7], r[0]) for r in reversed(rows)]
+        with self.sql.transaction("reading webhook calls", write=False) as tx:
+            found = tx.execute("SELECT id, at, instance, source, status, flags, detail, calls"
+                               " FROM rollout_hook_calls ORDER BY id DESC LIMIT ?", (limit,)).all()
+            return [HookCall(tx.time_out(r[1], "at"), r[2], r[3], r[4], tuple(json.loads(r[5])),
+                             r[6], r[7], r[0]) for r in reversed(found)]

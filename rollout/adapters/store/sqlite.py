@@ -1,4 +1,8 @@
-"""The embedded default flag store: one SQLite file, by default .rollout/flags.db."""
+"""The embedded default flag store: one SQLite file, by default .rollout/flags.db.
+
+Its tables are the migrations of rollout/adapters/store/migrations.py, applied when the
+file is opened (a new file is created; a file of an earlier release is brought up to date).
+"""
 from __future__ import annotations
 
 import fcntl
@@ -8,73 +12,12 @@ import time
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
-from rollout.adapters.store.base import SQLStore, utc
+from rollout.adapters.store import migrations
+from rollout.adapters.store.sql import SQLStore
+from rollout.core.state import as_utc
 from rollout.errors import ExternalError, UserError
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feature_flags (
-    name        TEXT PRIMARY KEY,
-    percentage  INTEGER NOT NULL CHECK (percentage BETWEEN 0 AND 100),
-    enabled     BOOLEAN NOT NULL,
-    updated_at  TEXT NOT NULL,
-    version     INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rollout_history (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    flag        TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    from_pct    INTEGER,
-    to_pct      INTEGER,
-    reasons     TEXT NOT NULL DEFAULT '[]',
-    revision    TEXT,
-    git_commit  TEXT,
-    actor       TEXT,
-    evidence    TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS rollout_deliveries (
-    event_id    INTEGER NOT NULL,
-    channel     TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    detail      TEXT NOT NULL DEFAULT '',
-    updated_at  TEXT NOT NULL,
-    PRIMARY KEY (event_id, channel)
-);
-CREATE INDEX IF NOT EXISTS rollout_history_flag ON rollout_history (flag, id);
-CREATE TRIGGER IF NOT EXISTS rollout_history_no_update BEFORE UPDATE ON rollout_history
-BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS rollout_history_no_delete BEFORE DELETE ON rollout_history
-BEGIN SELECT RAISE(ABORT, 'rollout_history is append-only'); END;
--- Applies of the http store in flight (rollout/adapters/store/http.py).
-CREATE TABLE IF NOT EXISTS rollout_intents (
-    flag            TEXT PRIMARY KEY,
-    percentage      INTEGER NOT NULL,
-    mirror_version  INTEGER,
-    event           TEXT NOT NULL,
-    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-);
--- rollout serve (rollout/adapters/store/service_tables.py): the leader lease of the timed loop, and
--- every call of the New Relic webhook, accepted or refused.
-CREATE TABLE IF NOT EXISTS rollout_leases (
-    name        TEXT PRIMARY KEY,
-    holder      TEXT NOT NULL,
-    term        INTEGER NOT NULL,
-    acquired_at TEXT NOT NULL,
-    expires_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rollout_hook_calls (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    at          TEXT NOT NULL,
-    instance    TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    status      INTEGER NOT NULL,
-    flags       TEXT NOT NULL DEFAULT '[]',
-    detail      TEXT NOT NULL DEFAULT '',
-    calls       INTEGER NOT NULL DEFAULT 1
-);
-"""
 
 
 def sqlite_path(url: str) -> Path:
@@ -89,8 +32,10 @@ DAMAGED = "the file is damaged (it holds bytes that are not UTF-8 where text bel
 BUSY_TIMEOUT = 10.0   # seconds a writer waits for another one (sqlite3's busy handler)
 
 
-def connect(path: Path, *, synchronous: str, schema: str, what: str) -> sqlite3.Connection:
-    """Open (creating if need be) an SQLite file in WAL mode with `schema` applied.
+def connect(path: Path, *, synchronous: str, what: str,
+            setup: Callable[[sqlite3.Connection], object] | None = None) -> sqlite3.Connection:
+    """Open (creating if need be) an SQLite file in WAL mode, then run `setup` on it
+    (create or migrate its tables).
 
     Several processes may open a new file at once. Writers wait for each other (the busy
     timeout, and BEGIN IMMEDIATE so a transaction takes the write lock before reading
@@ -112,8 +57,8 @@ def connect(path: Path, *, synchronous: str, schema: str, what: str) -> sqlite3.
                     raise
                 time.sleep(0.02)
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        if schema:
-            conn.executescript("BEGIN IMMEDIATE;" + schema + "COMMIT;")
+        if setup:
+            setup(conn)
         return conn
     except sqlite3.DatabaseError as exc:
         raise ExternalError(f"{what}: {exc}") from None
@@ -123,15 +68,40 @@ def connect(path: Path, *, synchronous: str, schema: str, what: str) -> sqlite3.
         raise ExternalError(f"{what}: cannot create {path.parent} ({exc.strerror})") from None
 
 
+def migrate_file(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """Apply the store's missing migrations; returns those applied. A file at the latest
+    version is recognised without taking the write lock (every open does this)."""
+    have = migrations.applied_versions(conn.cursor(), migrations.SQLITE)
+    if {m.number for m in migrations.MIGRATIONS} <= have:
+        return []
+    conn.execute("BEGIN IMMEDIATE")      # concurrent first opens of a file take turns
+    try:
+        applied = migrations.migrate(conn.cursor(), migrations.SQLITE)
+        conn.execute("COMMIT")
+        return applied
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class SQLiteStore(SQLStore):
     # a damaged file can hold bytes that are not UTF-8 where text belongs
     db_errors = (sqlite3.Error, UnicodeDecodeError)
 
     def __init__(self, url: str):
         path = sqlite_path(url)
-        conn = connect(path, synchronous="FULL", schema=SCHEMA, what=f"store {url}")
+        applied: list[tuple[int, str]] = []
+        conn = connect(path, synchronous="FULL", what=f"store {url}",
+                       setup=lambda c: applied.extend(migrate_file(c)))
         super().__init__(url, conn)
         self.path = path
+        self.applied_on_open = applied    # the migrations this open applied
+
+    def migrate(self) -> list[tuple[int, str]]:
+        """The migrations applied when this store opened the file, and any applied now."""
+        with self.reported_as("migrating"):
+            return self.applied_on_open + migrate_file(self.conn)
 
     def _error_text(self, exc):
         if isinstance(exc, UnicodeDecodeError):
@@ -141,8 +111,8 @@ class SQLiteStore(SQLStore):
     def _begin_write(self, cur):
         cur.execute("BEGIN IMMEDIATE")
 
-    def _ts_in(self, dt: datetime) -> str:
-        return utc(dt).isoformat(timespec="microseconds")
+    def time_in(self, dt: datetime) -> str:
+        return as_utc(dt).isoformat(timespec="microseconds")
 
     @contextmanager
     def writer_lock(self, wait: bool = True):

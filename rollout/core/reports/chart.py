@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from rollout.core.reports.names import ERROR_RATE, P95
 from rollout.core.reports.timeline import Timeline
-from rollout.core.state import format_utc as utc
+from rollout.core.state import format_utc
 from rollout.core.units import format_axis
 
 W, LEFT, RIGHT, TOP = 960, 70, 150, 54
@@ -53,8 +53,8 @@ def render(flag: str, tl: Timeline, buckets: list, catalog, start: datetime, end
            f'<rect width="{W}" height="{height}" fill="white"/>',
            f'<text x="{LEFT}" y="22" font-size="16" font-weight="bold" fill="{COLOURS["text"]}">'
            f'{escape(title or f"{flag}: rollout timeline")}</text>',
-           f'<text x="{LEFT}" y="40" fill="{COLOURS["muted"]}">{escape(utc(start))} to '
-           f'{escape(utc(end))}; shaded: the report window; buckets of {_bucket_text(buckets)}</text>']
+           f'<text x="{LEFT}" y="40" fill="{COLOURS["muted"]}">{escape(format_utc(start))} to '
+           f'{escape(format_utc(end))}; shaded: the report window; buckets of {_bucket_text(buckets)}</text>']
     tops, y0 = {}, TOP
     for name, h in PANELS:
         tops[name] = (y0, h)
@@ -122,18 +122,18 @@ def _pct_panel(tl: Timeline, x, start, end, y, h) -> list[str]:
         if start <= e.at <= end:
             xi = x(e.at)
             out.append(f'<path d="M{xi - 6:.1f},{y + 4} L{xi + 6:.1f},{y + 4} L{xi:.1f},{y + 14} Z" '
-                       f'fill="{COLOURS["rollback"]}"><title>{escape(utc(e.at))} rollback: '
+                       f'fill="{COLOURS["rollback"]}"><title>{escape(format_utc(e.at))} rollback: '
                        f'{escape("; ".join(e.reasons))}</title></path>')
             out.append(f'<line x1="{xi:.1f}" y1="{y}" x2="{xi:.1f}" y2="{y + h}" '
                        f'stroke="{COLOURS["rollback"]}" stroke-dasharray="3,3"/>')
     for e in tl.holds:
         if start <= e.at <= end:
             out.append(f'<circle cx="{x(e.at):.1f}" cy="{y + h - 6}" r="3.5" fill="{COLOURS["hold"]}">'
-                       f'<title>{escape(utc(e.at))} {e.kind}: {escape("; ".join(e.reasons))}</title></circle>')
+                       f'<title>{escape(format_utc(e.at))} {e.kind}: {escape("; ".join(e.reasons))}</title></circle>')
     for e in tl.retries:
         if start <= e.at <= end:
             out.append(f'<circle cx="{x(e.at):.1f}" cy="{y + h - 6}" r="3.5" fill="{COLOURS["retry"]}">'
-                       f'<title>{escape(utc(e.at))} retry: {escape("; ".join(e.reasons))}</title></circle>')
+                       f'<title>{escape(format_utc(e.at))} retry: {escape("; ".join(e.reasons))}</title></circle>')
     lx = W - RIGHT + 12
     for i, (colour, label, shape) in enumerate(((COLOURS["pct"], "applied %", "line"),
                                                 (COLOURS["rollback"], "rollback", "tri"),
