@@ -25,6 +25,7 @@ import pytest
 
 from rollout.cli.main import main
 from tests.cli import ROOT
+from tests.drill_cache import drill
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FLAG = "skills_rollout"
@@ -96,15 +97,14 @@ def cli(args: list[str], cwd: Path) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def drills(tmp_path_factory):
-    """One store per fault, each filled by one `rollout drill` (cached for the module)."""
+    """One store per fault, each filled by one `rollout drill` (shared by the whole run:
+    tests/drill_cache.py), copied into a directory of this module's own."""
     made = {}
 
     def get(fault: str) -> Path:
         if fault not in made:
             cwd = tmp_path_factory.mktemp(f"drill-{fault}")
-            code, _, err = cli(["drill", "--fault", fault, "--seed", "7", "--rate", RATE,
-                                *STORE, "--output", "json"], cwd)
-            assert code == 0, err
+            drill(tmp_path_factory, fault, seed="7", rate=RATE, pinned=PINNED).copy_to(cwd)
             made[fault] = cwd
         return made[fault]
 

@@ -22,6 +22,7 @@ from rollout.core import reports
 from rollout.core.catalog import load_catalog
 from rollout.core.reports.review_template import fill
 from rollout.core.reports.summaries import Window
+from tests.drill_cache import drill
 from tests.cli import ROOT, make_repo, rollout
 from tests.report_rehearsal import (ABORT_REASON, D, END, FLAG, H, HOLD_REASON, RETRY_REASON,
                                     SPIKE, T0, pick, ref)
@@ -218,13 +219,14 @@ def test_cli_bad_input_and_failing_source(repo, args, code, message):
     assert "Traceback" not in r.stderr
 
 
-def test_cli_report_after_a_drill(tmp_path):
-    """`rollout drill --store` then `rollout report` on that rehearsal: its own numbers."""
+def test_cli_report_after_a_drill(tmp_path_factory, tmp_path):
+    """`rollout drill --store` then `rollout report` on that rehearsal: its own numbers
+    (the run's shared rehearsal, tests/drill_cache.py)."""
     repo = make_repo(tmp_path)
-    drill = rollout(["drill", "--store", "sqlite:///drill.db", "--output", "json"], repo)
-    assert drill.returncode == 0, drill.stderr
-    summary = json.loads(drill.stdout)
-    end = datetime.fromisoformat(summary["simulated"]["end"])
+    # the drill's default traffic: every minute holds requests, so the SLA's uptime is met
+    done = drill(tmp_path_factory, "none", rate="2400")
+    done.copy_to(repo)
+    end = datetime.fromisoformat(done.summary["simulated"]["end"])
     r = rollout(["report", "final", FLAG, "--store", "sqlite:///drill.db", "--at", "latest",
                  "--output", "json"], repo)
     assert r.returncode == 0, r.stderr

@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from tests.browser import ARTIFACTS, chromium, vnu_messages
+from tests.drill_cache import drill
 from tests.cli import git, make_repo, rollout, set_percentage
 from tests.serve_proc import Fakes, Served, traffic
 
@@ -104,19 +105,18 @@ def browser():
         yield b
 
 
-def drilled(tmp: Path, fault: str, committed: int) -> Path:
-    """A repository whose flag file says `committed`, and a store one drill filled."""
-    repo = make_repo(tmp)
+def drilled(tmp_path_factory, fault: str, committed: int) -> Path:
+    """A repository whose flag file says `committed`, and a store one drill filled (the
+    run's shared rehearsal of that fault, tests/drill_cache.py: seed 7, 600 an hour)."""
+    repo = make_repo(tmp_path_factory.mktemp(fault))
     set_percentage(repo, committed)
-    out = rollout(["drill", "--fault", fault, "--seed", "7", "--rate", "600", "--store",
-                   "sqlite:///.rollout/flags.db", "-o", "json"], repo, {"ROLLOUT_NOW": PINNED})
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    drill(tmp_path_factory, fault, pinned=PINNED).copy_to(repo / ".rollout", "flags.db")
     return repo
 
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory, browser):
-    repo = drilled(tmp_path_factory.mktemp("full"), "none", 100)
+    repo = drilled(tmp_path_factory, "none", 100)
     env = {"ROLLOUT_NOW": PINNED}
     with Served(repo, env, "--interval", "3600", token=None) as srv:
         yield Page(repo, env, srv).look(browser, "full", "/")
@@ -124,7 +124,7 @@ def full(tmp_path_factory, browser):
 
 @pytest.fixture(scope="module")
 def held(tmp_path_factory, browser):
-    repo = drilled(tmp_path_factory.mktemp("held"), "provider-outage", 25)
+    repo = drilled(tmp_path_factory, "provider-outage", 25)
     env = {"ROLLOUT_NOW": PINNED}
     with Served(repo, env, "--interval", "3600", token=None) as srv:
         yield Page(repo, env, srv).look(browser, "held", f"/flags/{FLAG}")
