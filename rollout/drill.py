@@ -135,7 +135,7 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     from rollout.core.rules import applied_since
     from rollout.guard import Notifiers, guard_flag
     from rollout.reconcile import reconcile_flag
-    from rollout.gating import make_gate
+    from rollout.gate_run import make_gate
 
     if cfg.fault not in FAULTS:
         raise ValueError(cfg.fault)

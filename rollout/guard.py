@@ -116,7 +116,7 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     from rollout.core.gate import ROLLBACK
     from rollout.core.gate_render import render_markdown
     from rollout.core.catalog import load_catalog
-    from rollout.gating import gate_result
+    from rollout.gate_run import gate_result
 
     catalog = catalog or load_catalog()
     who = dict(commit=commit, actor=actor)
