@@ -41,7 +41,9 @@ def evidence_start(soak, now: datetime, window: timedelta | None = None) -> date
 
 def gate_result(state: FlagState, applied_pct: int, history, source, now: datetime,
                 window: timedelta | None = None, catalog=None):
-    """Judge the applied step of `state` as of `now` on the step's data up to then."""
+    """Judge the applied step of `state` as of `now` on the step's data up to then, with
+    the pre-rollout baseline of the history beside it when one passed."""
+    from rollout.core.baseline import latest_baseline
     from rollout.core.gate import evaluate, soak_check
 
     catalog = catalog or load_catalog()
@@ -58,7 +60,8 @@ def gate_result(state: FlagState, applied_pct: int, history, source, now: dateti
                     soak=soak_check(soak.done, soak.describe(),
                                     format_duration(soak.required) if soak.required else None),
                     source_error=error, flag=state.flag, at=now,
-                    next_step=nxt.name if nxt else None)
+                    next_step=nxt.name if nxt else None,
+                    baseline=latest_baseline(history, state.flag, now))
 
 
 def make_gate(metrics_url: str | None, store_url: str, store, window: timedelta | None = None,
