@@ -29,14 +29,14 @@ def everyone_queries(catalog: Catalog, start: datetime, end: datetime) -> dict[s
 
 
 def _everyone(catalog: Catalog, answers: dict) -> Everyone:
-    from rollout.adapters.metrics.newrelic import _value
+    from rollout.adapters.metrics.newrelic import row_value
 
     def one(alias):
         rows = answers.get(alias)
         if not isinstance(rows, list):
             return None, rows or "New Relic returned no result"
         row = rows[0] if rows and isinstance(rows[0], dict) else None
-        return (_value(row, catalog.cohort_attribute) if row else None), None
+        return (row_value(row, catalog.cohort_attribute) if row else None), None
 
     count, why = one(REQUESTS)
     values, errors = {}, {}

@@ -129,129 +129,175 @@ def run_drill(base: FlagState, store, store_url: str, cfg: DrillConfig, *, actor
     (ROLLOUT_NOW) makes the whole rehearsal repeatable to the byte. The generated events
     go into the sqlite store itself, or into `events_url` (a drill against a staging
     database store); `store_url` is shown, so it must carry no password."""
-    from rollout.adapters.metrics import open_source
-    from rollout.adapters.metrics.sqlite_events import insert_columns
-    from rollout.adapters.store.sqlite import sqlite_path
-    from rollout.core.rules import applied_since
-    from rollout.guard import Notifiers, guard_flag
-    from rollout.reconcile import reconcile_flag
-    from rollout.gating import make_gate
-
     if cfg.fault not in FAULTS:
         raise ValueError(cfg.fault)
     # The rehearsal is itself phase-0 evidence; it walks the ladder without asking for it.
     base = replace(base, preflight=())
-    rng = np.random.default_rng(cfg.seed)
-    ladder = base.ladder
-    total = sum((s.soak or timedelta(0) for s in ladder.steps), timedelta(0)) + PADDING
-    t0 = ((ends_by or datetime.now(timezone.utc)) - total).replace(minute=0, second=0, microsecond=0)
-    now = t0
-    events_url = events_url or store_url
-    db = sqlite_path(events_url)
-    source = open_source(events_url, events_url)   # the rehearsal's own events, always
-    fault_at = None
-    decisions: list[dict] = []
-    notifiers = Notifiers()                       # a rehearsal pages nobody
-    step_index, state = 0, replace(base, percentage=0, revision="drill-0")
-    detection_ms = None
-    rolled_back = False
-    per_tick = max(1, round(cfg.requests_per_hour * cfg.tick.total_seconds() / 3600))
-    first_live = next(s.percentage for s in ladder.steps if s.percentage > 0)
+    total = sum((s.soak or timedelta(0) for s in base.ladder.steps), timedelta(0)) + PADDING
+    t0 = ((ends_by or datetime.now(timezone.utc)) - total).replace(minute=0, second=0,
+                                                                    microsecond=0)
+    walk = _Rehearsal(base, store, store_url, events_url or store_url, cfg, actor, t0)
+    walk.reconcile_now()                          # create the flag at 0 %
+    walk.commit_next()                            # the canary pull request
+    end = t0 + total + timedelta(hours=48)
+    while walk.now < end and walk.tick(clock):
+        pass
+    return walk.summary()
 
-    def note(source_name, action, frm, to, reasons):
-        last = decisions[-1] if decisions else {}
+
+class _Rehearsal:
+    """One drill's walk: the simulated clock, the committed state git would hold, the
+    decisions seen so far, and the real reconcile and guard run against the store."""
+
+    def __init__(self, base: FlagState, store, store_url: str, events_url: str,
+                 cfg: DrillConfig, actor: str, t0: datetime):
+        from rollout.adapters.metrics import open_source
+        from rollout.adapters.store.sqlite import sqlite_path
+        from rollout.guard import Notifiers
+
+        self.base, self.store, self.store_url, self.cfg, self.actor = (
+            base, store, store_url, cfg, actor)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.ladder = base.ladder
+        self.t0 = self.now = t0
+        self.db = sqlite_path(events_url)
+        self.source = open_source(events_url, events_url)   # the rehearsal's own events, always
+        self.fault_at: datetime | None = None
+        self.decisions: list[dict] = []
+        self.notifiers = Notifiers()                        # a rehearsal pages nobody
+        self.step_index, self.state = 0, replace(base, percentage=0, revision="drill-0")
+        self.detection_ms: float | None = None
+        self.rolled_back = False
+        self.held_since: datetime | None = None
+        self.per_tick = max(1, round(cfg.requests_per_hour * cfg.tick.total_seconds() / 3600))
+        self.first_live = next(s.percentage for s in self.ladder.steps if s.percentage > 0)
+
+    def note(self, by: str, action: str, frm, to, reasons) -> None:
+        last = self.decisions[-1] if self.decisions else {}
         if (last.get("by"), last.get("action"), last.get("from"), last.get("to")) == \
-                (source_name, action, frm, to):
+                (by, action, frm, to):
             return                                # the same hold, tick after tick
-        decisions.append({"at": now.isoformat(), "by": source_name, "action": action,
-                          "from": frm, "to": to, "reasons": list(reasons)})
+        self.decisions.append({"at": self.now.isoformat(), "by": by, "action": action,
+                               "from": frm, "to": to, "reasons": list(reasons)})
 
-    def step_age(pct: int) -> timedelta | None:
+    def step_age(self, pct: int) -> timedelta | None:
         """How long the store has held `pct` (the soak clock the rules use)."""
-        since = applied_since(store.history(state.flag), state.flag, pct)
-        return None if since is None else now - since
+        from rollout.core.rules import applied_since
 
-    def commit_next():
-        nonlocal step_index, state
-        step_index += 1
-        nxt = ladder.steps[step_index]
-        state = replace(base, percentage=nxt.percentage, revision=f"drill-{step_index}")
-        note("git", "commit", ladder.steps[step_index - 1].percentage, nxt.percentage,
-             [f"phase change pull request merged: {nxt.name}"])
+        since = applied_since(self.store.history(self.state.flag), self.state.flag, pct)
+        return None if since is None else self.now - since
 
-    def reconcile_now():
-        out = reconcile_flag(state, store, now, commit=state.revision, actor=actor,
-                             gate=make_gate(None, store_url, store, source=source))
+    def commit_next(self) -> None:
+        self.step_index += 1
+        nxt = self.ladder.steps[self.step_index]
+        self.state = replace(self.base, percentage=nxt.percentage,
+                             revision=f"drill-{self.step_index}")
+        self.note("git", "commit", self.ladder.steps[self.step_index - 1].percentage,
+                  nxt.percentage, [f"phase change pull request merged: {nxt.name}"])
+
+    def reconcile_now(self):
+        from rollout.gate_run import make_gate
+        from rollout.reconcile import reconcile_flag
+
+        out = reconcile_flag(self.state, self.store, self.now, commit=self.state.revision,
+                             actor=self.actor,
+                             gate=make_gate(None, self.store_url, self.store, source=self.source))
         d = out.decision
         if d.action != "noop":
-            note("reconcile", d.action, d.from_pct, d.to_pct, d.reasons)
+            self.note("reconcile", d.action, d.from_pct, d.to_pct, d.reasons)
         return d
 
-    reconcile_now()                               # create the flag at 0 %
-    commit_next()                                 # the canary pull request
-    end = t0 + total + timedelta(hours=48)
-    applied_pct = 0
-    held_since = None
-    while now < end:
-        applied = store.read(state.flag)
+    def tick(self, clock) -> bool:
+        """One guard interval of traffic, then the guard and git; False when it is over."""
+        applied = self.store.read(self.state.flag)
         applied_pct = applied.percentage if applied else 0
-        if applied_pct == 0 and state.percentage > 0:
-            d = reconcile_now()
-            if d.action == "refuse":
-                break                             # aborted revision: the drill is over
-        if cfg.fault != "none" and fault_at is None and applied_pct > 0 and \
-                ladder.step(applied_pct).name == ladder.steps[1].name:
-            age = step_age(applied_pct)
-            if age is not None and age >= cfg.fault_after:
-                fault_at = now
-                note("drill", "fault", applied_pct, applied_pct, [f"fault injected: {cfg.fault}"])
-                if cfg.fault == "provider-outage":
-                    source = _OutageSource(source, fault_at)
-        faulty = FAULTY.get(cfg.fault) if fault_at else None
-        pct = applied_pct
+        if applied_pct == 0 and self.state.percentage > 0:
+            if self.reconcile_now().action == "refuse":
+                return False                      # aborted revision: the drill is over
+        self.inject_fault(applied_pct)
+        self.traffic(applied_pct)
+        self.now += self.cfg.tick
+        if self.cfg.speed:
+            time.sleep(self.cfg.tick.total_seconds() / self.cfg.speed)
+        if self.guard(clock):
+            return False
+        return self.advance(applied_pct)
+
+    def inject_fault(self, applied_pct: int) -> None:
+        """The fault starts `fault_after` into the canary step, once."""
+        cfg = self.cfg
+        if cfg.fault == "none" or self.fault_at is not None or applied_pct == 0 or \
+                self.ladder.step(applied_pct).name != self.ladder.steps[1].name:
+            return
+        age = self.step_age(applied_pct)
+        if age is not None and age >= cfg.fault_after:
+            self.fault_at = self.now
+            self.note("drill", "fault", applied_pct, applied_pct,
+                      [f"fault injected: {cfg.fault}"])
+            if cfg.fault == "provider-outage":
+                self.source = _OutageSource(self.source, self.fault_at)
+
+    def traffic(self, pct: int) -> None:
+        """One tick of events at `pct`, written where the metric source reads them."""
+        from rollout.adapters.metrics.sqlite_events import insert_columns
+
+        faulty = FAULTY.get(self.cfg.fault) if self.fault_at else None
         # The full rate where the canary is thinnest (5 %: 120 canary requests an hour);
         # a quarter of it at later steps, which still gives each cohort more. The drill
         # rehearses decisions, not load.
-        share = max(0.25, first_live / pct) if pct else 1.0
-        insert_columns(db, generate_columns(rng, now, cfg.tick, max(1, round(per_tick * min(1.0, share))), pct,
-                                  lambda canary: (faulty or CANARY) if canary else CONTROL))
-        now += cfg.tick
-        if cfg.speed:
-            time.sleep(cfg.tick.total_seconds() / cfg.speed)
+        share = max(0.25, self.first_live / pct) if pct else 1.0
+        n = max(1, round(self.per_tick * min(1.0, share)))
+        insert_columns(self.db, generate_columns(
+            self.rng, self.now, self.cfg.tick, n, pct,
+            lambda canary: (faulty or CANARY) if canary else CONTROL))
+
+    def guard(self, clock) -> bool:
+        """The guard's run at the end of the tick; True when it rolled back."""
+        from rollout.guard import guard_flag
+
         started = clock()
-        out = guard_flag(state, store, source, notifiers, now, commit=state.revision, actor=actor)
-        if out.action == "rolled_back":
-            detection_ms = round((clock() - started) * 1000, 1)
-            note("guard", "rollback", out.from_pct, 0, out.reasons)
-            rolled_back = True
-            break
-        if state.percentage == applied_pct and step_index + 1 < len(ladder.steps):
+        out = guard_flag(self.state, self.store, self.source, self.notifiers, self.now,
+                         commit=self.state.revision, actor=self.actor)
+        if out.action != "rolled_back":
+            return False
+        self.detection_ms = round((clock() - started) * 1000, 1)
+        self.note("guard", "rollback", out.from_pct, 0, out.reasons)
+        self.rolled_back = True
+        return True
+
+    def advance(self, applied_pct: int) -> bool:
+        """Merge the next step's pull request once the soak is done, and reconcile toward
+        it; False when a hold outlasts the playbook's extension or the ladder is done."""
+        ladder = self.ladder
+        if self.state.percentage == applied_pct and self.step_index + 1 < len(ladder.steps):
             soak = ladder.step(applied_pct).soak or timedelta(0)
-            age = step_age(applied_pct)
+            age = self.step_age(applied_pct)
             if age is not None and age >= soak:
-                commit_next()
-        if state.percentage != applied_pct:
-            d = reconcile_now()
-            held_since = (held_since or now) if d.action == "hold" else None
-            if held_since and now - held_since >= HOLD_EXTENSION:
-                note("drill", "stop", applied_pct, state.percentage,
-                     [f"held for {HOLD_EXTENSION.total_seconds() / 3600:g} h past the soak, "
-                      f"as the playbook's extended monitoring; a person decides now"])
-                break
-        if applied_pct == 100 and (step_age(100) or timedelta(0)) >= \
-                (ladder.step(100).soak or timedelta(0)):
-            break
-    final = store.read(state.flag)
-    return {
-        "fault": cfg.fault,
-        "final_percentage": final.percentage if final else 0,
-        "rolled_back": rolled_back,
-        "detection_to_rollback_ms": detection_ms,
-        "fault_to_rollback_minutes": (round((now - fault_at).total_seconds() / 60)
-                                      if rolled_back and fault_at else None),
-        "guard_interval_minutes": round(cfg.tick.total_seconds() / 60),
-        "simulated": {"start": t0.isoformat(), "end": now.isoformat(),
-                      "hours": round((now - t0).total_seconds() / 3600, 1)},
-        "store": store_url,
-        "decisions": decisions,
-    }
+                self.commit_next()
+        if self.state.percentage != applied_pct:
+            d = self.reconcile_now()
+            self.held_since = (self.held_since or self.now) if d.action == "hold" else None
+            if self.held_since and self.now - self.held_since >= HOLD_EXTENSION:
+                self.note("drill", "stop", applied_pct, self.state.percentage,
+                          [f"held for {HOLD_EXTENSION.total_seconds() / 3600:g} h past the "
+                           f"soak, as the playbook's extended monitoring; a person decides now"])
+                return False
+        return not (applied_pct == 100 and (self.step_age(100) or timedelta(0)) >=
+                    (ladder.step(100).soak or timedelta(0)))
+
+    def summary(self) -> dict:
+        final = self.store.read(self.state.flag)
+        now, t0, fault_at = self.now, self.t0, self.fault_at
+        return {
+            "fault": self.cfg.fault,
+            "final_percentage": final.percentage if final else 0,
+            "rolled_back": self.rolled_back,
+            "detection_to_rollback_ms": self.detection_ms,
+            "fault_to_rollback_minutes": (round((now - fault_at).total_seconds() / 60)
+                                          if self.rolled_back and fault_at else None),
+            "guard_interval_minutes": round(self.cfg.tick.total_seconds() / 60),
+            "simulated": {"start": t0.isoformat(), "end": now.isoformat(),
+                          "hours": round((now - t0).total_seconds() / 3600, 1)},
+            "store": self.store_url,
+            "decisions": self.decisions,
+        }

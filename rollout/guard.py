@@ -27,7 +27,7 @@ from rollout.errors import ConflictError, ExternalError, RolloutError
 
 
 @dataclass
-class Outcome:
+class GuardOutcome:
     flag: str
     action: str                      # rolled_back | lost_race | healthy | held | skipped | error
     from_pct: int | None = None
@@ -110,13 +110,13 @@ def _blind(result) -> str:
 
 
 def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers, now: datetime,
-               *, window=None, commit: str, actor: str, catalog=None) -> Outcome:
+               *, window=None, commit: str, actor: str, catalog=None) -> GuardOutcome:
     """Judge one live flag on its step's data and act: roll back, alert SEV3, or nothing.
     `window`, when given, caps the judged data to the last `window` of the step."""
     from rollout.core.gate import ROLLBACK
     from rollout.core.gate_render import render_markdown
     from rollout.core.catalog import load_catalog
-    from rollout.gating import gate_result
+    from rollout.gate_run import gate_result
 
     catalog = catalog or load_catalog()
     who = dict(commit=commit, actor=actor)
@@ -124,8 +124,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
     owed = pending_deliveries(state, store, notifiers, now)
     applied, drift = _drift(state, store, applied, owed, notifiers, now, **who)
     if applied is None or applied.percentage == 0:
-        return Outcome(state.flag, "skipped", applied.percentage if applied else None,
-                       ["flag is at 0%: nothing to guard"], deliveries=owed, drift=drift)
+        return GuardOutcome(state.flag, "skipped", applied.percentage if applied else None,
+                            ["flag is at 0%: nothing to guard"], deliveries=owed, drift=drift)
     history = store.history(state.flag)
     result = gate_result(state, applied.percentage, history, source, now, window, catalog)
     seen = dict(blind=result.source_failed, blind_reason=_blind(result), omitted=result.omitted,
@@ -135,8 +135,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
         action = "healthy" if result.verdict == "proceed" else "held"
         # a step that is merely held (soak, evidence, source down) is not rolled back
         alerts = hold_alerts(state, store, applied, result, history, notifiers, now, **who)
-        return Outcome(state.flag, action, applied.percentage, result.reasons,
-                       "SEV3" if result.alerts else "", {**owed, **alerts}, **seen)
+        return GuardOutcome(state.flag, action, applied.percentage, result.reasons,
+                            "SEV3" if result.alerts else "", {**owed, **alerts}, **seen)
     triggered = [c for c in result.checks if c.verdict == ROLLBACK]
     sev = severity_of([c.metric or c.name for c in triggered], catalog)
     reasons = [c.reason for c in triggered]
@@ -145,8 +145,8 @@ def guard_flag(state: FlagState, store: FlagStore, source, notifiers: Notifiers,
                 "gate": result.to_json(), "markdown": render_markdown(result)}
     event = abort(state, store, applied, reasons=reasons, evidence=evidence, now=now, **who)
     if event is None:
-        return Outcome(state.flag, "lost_race", applied.percentage,
-                       ["another controller changed the flag first; not rolled back twice"],
-                       sev, owed, **seen)
-    return Outcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
-                   {**owed, **deliver(state, store, event, notifiers, now)}, **seen)
+        return GuardOutcome(state.flag, "lost_race", applied.percentage,
+                            ["another controller changed the flag first; not rolled back twice"],
+                            sev, owed, **seen)
+    return GuardOutcome(state.flag, "rolled_back", applied.percentage, reasons, sev,
+                        {**owed, **deliver(state, store, event, notifiers, now)}, **seen)

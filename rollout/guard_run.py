@@ -12,11 +12,11 @@ from typing import Callable
 from rollout.core.state import FlagState
 from rollout.errors import ExternalError, one_line
 from rollout.deliveries import NOTIFY_DEADLINE
-from rollout.guard import Notifiers, Outcome, guard_flag
+from rollout.guard import GuardOutcome, Notifiers, guard_flag
 
 
 def guard_all(states: list[FlagState], store, source, notifiers: Notifiers, at: datetime,
-              window: timedelta, **who) -> list[Outcome]:
+              window: timedelta, **who) -> list[GuardOutcome]:
     """guard_flag for each flag; a store failure on one flag makes it an `error` outcome
     (blind) instead of hiding the others' results, a rollback among them."""
     outcomes = []
@@ -25,13 +25,15 @@ def guard_all(states: list[FlagState], store, source, notifiers: Notifiers, at: 
             outcomes.append(guard_flag(s, store, source, notifiers, at, window=window, **who))
         except ExternalError as exc:
             why = one_line(str(exc))
-            outcomes.append(Outcome(s.flag, "error", reasons=[why], blind=True, blind_reason=why))
+            outcomes.append(GuardOutcome(s.flag, "error", reasons=[why], blind=True,
+                                         blind_reason=why))
     return outcomes
 
 
 def run_guard(states: list[FlagState], store_url: str, history_url: str | None,
               metrics_url: str | None, *, window: timedelta, clock: Callable[[], datetime],
-              commit: str, actor: str, notify_deadline: float = NOTIFY_DEADLINE) -> list[Outcome]:
+              commit: str, actor: str,
+              notify_deadline: float = NOTIFY_DEADLINE) -> list[GuardOutcome]:
     """Judge every flag of `states` and act on its rollback triggers; the notifications
     of the run share `notify_deadline` seconds. Raises ExternalError when the store cannot
     be opened (no flag could be judged)."""

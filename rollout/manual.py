@@ -9,12 +9,12 @@ from typing import Callable
 from rollout.core.state import FlagState
 from rollout.deliveries import Notifiers, deliver, pending_deliveries
 from rollout.errors import ConflictError, UserError
-from rollout.guard import Outcome, abort
+from rollout.guard import GuardOutcome, abort
 
 
 def manual_abort(state: FlagState, store_url: str, history_url: str | None, *, reason: str,
                  severity: str, notifiers: Notifiers, clock: Callable[[], datetime],
-                 commit: str, actor: str) -> tuple[Outcome | None, dict[str, str]]:
+                 commit: str, actor: str) -> tuple[GuardOutcome | None, dict[str, str]]:
     """Set the flag to 0 % with an abort row, then notify. (None, owed) when the flag is
     already at 0 %: an earlier abort may have stopped before its notifications (a store
     failure), so what it still owes is sent. ConflictError when another controller
@@ -34,8 +34,8 @@ def manual_abort(state: FlagState, store_url: str, history_url: str | None, *, r
         if event is None:
             raise ConflictError(f"{state.flag}: another controller rolled it back to 0% first; "
                                 f"nothing was written (see `rollout history {state.flag}`)")
-        return Outcome(state.flag, "rolled_back", applied.percentage, [reason], severity,
-                       deliver(state, store, event, notifiers, at)), {}
+        return GuardOutcome(state.flag, "rolled_back", applied.percentage, [reason], severity,
+                            deliver(state, store, event, notifiers, at)), {}
 
 
 def clear_abort(state: FlagState, store_url: str, history_url: str | None, *, reason: str,

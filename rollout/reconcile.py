@@ -91,7 +91,7 @@ def reconcile_store(states: list[FlagState], store_url: str, history_url: str | 
     by the gate on the metric source; returns the outcomes and the store's printable name
     (never the password of a postgres URL)."""
     from rollout.adapters.store import open_store
-    from rollout.gating import make_gate
+    from rollout.gate_run import make_gate
 
     with open_store(store_url, history_url) as store:
         outcomes = reconcile(states, store, now, gate=make_gate(metrics_url, store_url, store),

@@ -46,7 +46,7 @@ def make_report(kind: str, state: FlagState, history, source, catalog, at: datet
     """(plan, measured data, report) of `kind` as of `at`, from the history and a report
     source. `gate_source`: the metric source the daily and final reports' gate judges with."""
     from rollout.core import reports
-    from rollout.gating import gate_result
+    from rollout.gate_run import gate_result
 
     plan = reports.plan(kind, state, history, at, length)
     data = fetch(plan, source, catalog)

@@ -15,6 +15,7 @@ import copy
 import sys
 
 from tests.pulumi_harness import PROJECT, ROOT, STACK, Run
+from tests.trees import texts
 
 POLICY_DIR = ROOT / "policy"
 if str(POLICY_DIR) not in sys.path:      # as the CLI runs the pack: its directory on sys.path
@@ -27,22 +28,11 @@ def urn(typ: str, name: str) -> str:
     return f"urn:pulumi:{STACK}::{PROJECT}::{typ}::{name}"
 
 
-def _strings(value):
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-    elif isinstance(value, str):
-        yield value
-
-
 def _deps(inputs: dict, by_id: dict, own_id: str) -> dict:
     """Per top-level input, the URNs of the resources whose id it holds."""
     deps = {}
     for key, value in inputs.items():
-        linked = frozenset(by_id[s] for s in _strings(value) if s in by_id and s != own_id)
+        linked = frozenset(by_id[s] for s in texts(value) if s in by_id and s != own_id)
         if linked:
             deps[key] = linked
     return deps

@@ -12,6 +12,7 @@ from infra.names import Names, names_for
 from rollout.core.catalog import load_catalog
 from tests.pulumi_harness import run_main, stack_config, stack_file
 from tests.pulumi_plan import refresh
+from tests.trees import texts
 
 P = "skills-rollout"
 WEB = ("render:services:WebService", "web")
@@ -56,17 +57,6 @@ def names(run) -> dict:
     return {r.key: r.inputs["name"] for r in run.custom if isinstance(r.inputs.get("name"), str)}
 
 
-def strings(value):
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, str):
-        yield value
-
-
 def test_prod_keeps_its_names(prod):
     got = names(prod)
     assert {k: got.get(k) for k in PROD_NAMES} == PROD_NAMES
@@ -87,7 +77,7 @@ def test_a_staging_preview_never_names_a_prod_resource(prod, staging):
     identifying = {n for k, n in names(prod).items() if k[0].startswith(IDENTIFYING)}
     assert "legal-platform-ai-service" in identifying and "legal-platform-web /health" in identifying
     for r in staging.custom:
-        for text in strings(r.inputs):
+        for text in texts(r.inputs):
             hit = [n for n in identifying if n in text]
             assert not hit, f"{r.key} names prod's {hit[0]!r}: {text!r}"
     # nor does a lookup it makes, nor what it exports

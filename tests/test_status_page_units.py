@@ -203,7 +203,7 @@ def test_page_credentials(header, ok):
 
 
 def test_secrets_are_blanked_in_every_form():
-    from rollout.serve.redact import Redactor, url_secrets
+    from rollout.serve.service_secrets import Redactor, url_secrets
 
     r = Redactor([PAGE_TOKEN, SLACK_URL + "?a=1&b=2", "short", None] +
                  url_secrets("postgres://rollout:p%40ss-w0rd-long@db:5432/prod") +

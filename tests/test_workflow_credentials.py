@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from tests.test_workflows import (DOCS, SECRET_BY_NAME, WORKFLOW_FILES, load, steps_using,
-                                  strings)
+from tests.test_workflows import DOCS, SECRET_BY_NAME, WORKFLOW_FILES, load, steps_using
+from tests.trees import strings
 
 # ---------------------------------------------------------------- the metric source
 

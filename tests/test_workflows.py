@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.trees import strings
 from tests.workflow_commands import extract_rollout_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,18 +43,6 @@ def jobs(name: str):
 
 def steps_using(job: dict, action: str) -> list[dict]:
     return [s for s in job.get("steps", []) if s.get("uses", "").split("@")[0] == action]
-
-
-def strings(node, path=()):
-    """Every string in a parsed YAML tree with the key path that leads to it."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from strings(value, path + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from strings(value, path + (index,))
-    elif isinstance(node, str):
-        yield path, node
 
 
 def test_the_workflows_exist():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from rollout.core.catalog import Catalog, Metric
 from rollout.core.evidence import latest_evidence
@@ -136,6 +137,19 @@ class BaselineComparison:
         return {"metric": self.metric, "unit": self.unit, "value": self.value,
                 "baseline": self.baseline, "delta": self.delta, "worse": self.worse}
 
+    @classmethod
+    def from_json(cls, doc) -> "BaselineComparison | None":
+        """Back from to_json() as a gate recorded it in the history; None for anything
+        else (no comparison, or a row a hand or an older version shaped otherwise)."""
+        number = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+        if not isinstance(doc, dict) or not isinstance(doc.get("metric"), str) or \
+                not isinstance(doc.get("unit"), str) or \
+                not all(number(doc.get(k)) for k in ("value", "baseline", "delta")):
+            return None
+        worse = doc.get("worse")
+        return cls(doc["metric"], doc["unit"], doc.get("value"), doc.get("baseline"),
+                   doc.get("delta"), worse if isinstance(worse, bool) else None)
+
 
 def compare_to_baseline(evidence: dict, metric: Metric, value: float | None
                         ) -> BaselineComparison | None:
@@ -161,6 +175,49 @@ def describe(event: Event) -> str:
     return (f"pre-rollout baseline: {days} to {format_utc(end)} "
             f"({ev['population']}, {format_value(ev['requests'], 'count')} requests, "
             f"{ev['source']})")
+
+
+def compare_each(evidence: dict, catalog: Catalog,
+                 rows: Iterable[tuple[str, str | None, float | None]]
+                 ) -> dict[str, BaselineComparison]:
+    """{key: value against the baseline} for each (key, metric name, value) row whose
+    metric the baseline holds; rows of other metrics (or of none) are left out."""
+    found = {}
+    for key, name, value in rows:
+        metric = catalog.metrics.get(name) if name else None
+        got = compare_to_baseline(evidence, metric, value) if metric else None
+        if got is not None:
+            found[key] = got
+    return found
+
+
+@dataclass(frozen=True)
+class GateBaseline:
+    """The pre-rollout baseline beside a gate's checks: each check of a metric the baseline
+    holds shows its canary against it ("vs pre-rollout baseline" beside "vs control").
+    It decides nothing; the verdict is the same with or without it."""
+
+    description: str                            # describe(event): where it came from
+    recorded_at: datetime
+    window: dict                                # the capture's {"start", "end"} (ISO)
+    by_check: dict[str, BaselineComparison]     # check name -> its canary vs the baseline
+
+    def of(self, check) -> BaselineComparison | None:
+        return self.by_check.get(check.name)
+
+    def to_json(self) -> dict:
+        return {"description": self.description, "recorded_at": self.recorded_at.isoformat(),
+                "window": dict(self.window)}
+
+
+def gate_baseline(event: Event | None, checks, catalog: Catalog) -> GateBaseline | None:
+    """A passing baseline row (latest_baseline) beside `checks`; None without one."""
+    if event is None:
+        return None
+    by_check = compare_each(event.evidence, catalog,
+                            ((c.name, c.metric, c.canary) for c in checks))
+    return GateBaseline(describe(event), event.at, dict(event.evidence.get("window") or {}),
+                        by_check)
 
 
 def window_of(days: int, end: datetime) -> tuple[datetime, datetime]:

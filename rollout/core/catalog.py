@@ -255,6 +255,21 @@ def _alert_condition(when: str, metric: dict, where: str) -> Condition:
 
 def build_catalog(data: dict, name: str = "catalog") -> Catalog:
     """Typed catalog from parsed data; raises UserError naming the field."""
+    _check_schema(data, name)
+    metrics = {mname: _metric(mname, m, data["metrics"], name)
+               for mname, m in data["metrics"].items()}
+    judge = _judge_settings(data["judge"], name)
+    contract = load_event_contract()
+    optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
+    return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
+                   float(data["confidence"]), metrics, optional,
+                   performance_budget={k: Condition.parse(v) for k, v in
+                                       (data.get("performance_budget") or {}).items()},
+                   judge=judge)
+
+
+def _check_schema(data: dict, name: str) -> None:
+    """The catalog's JSON Schema; the first error (in field order) names its field."""
     from jsonschema import Draft202012Validator
     import json
 
@@ -264,57 +279,57 @@ def build_catalog(data: dict, name: str = "catalog") -> Catalog:
         e = errors[0]
         where = ".".join(str(p) for p in e.path) or "(top level)"
         raise UserError(f"{name}: field {where}: {e.message}")
-    metrics = {}
-    for mname, m in data["metrics"].items():
-        def conds(d, where):
-            return {k: Condition.parse(v) for k, v in (d or {}).items()}
-        derived = m.get("derived")
-        if derived and derived["savings_of"] not in data["metrics"]:
-            raise UserError(f"{name}: field metrics.{mname}.derived.savings_of: "
-                            f"expected a metric name, got {derived['savings_of']!r}")
-        if "gate_window_minutes" in m and "nrql" not in m:
-            # cohort metrics share the evaluation window with the request counts
-            raise UserError(f"{name}: field metrics.{mname}.gate_window_minutes: only a metric "
-                            f"defined by nrql: (service-level) has its own gate window")
-        if "compare" in m and "nrql" in m:
-            raise UserError(f"{name}: field metrics.{mname}.compare: a metric defined by nrql: "
-                            f"has no cohorts to compare")
-        compare = dict(m["compare"]) if m.get("compare") else None
-        if compare and "rollback" in compare:
-            compare["rollback"] = Condition.parse(compare["rollback"])
-        if "ran" in m and "nrql" not in m:
-            raise UserError(f"{name}: field metrics.{mname}.ran: only a metric defined by nrql: "
-                            f"counts the checks that ran")
-        metrics[mname] = Metric(
-            name=mname, title=m["title"], unit=m["unit"], worse=m["worse"],
-            aggregate=m.get("aggregate"), derived=derived, nrql_override=m.get("nrql"),
-            thresholds=conds(m.get("thresholds"), "thresholds"),
-            steps={s: conds(t, f"steps.{s}") for s, t in (m.get("steps") or {}).items()},
-            compare=compare,
-            gate_steps=tuple(m["gate_steps"]) if "gate_steps" in m else None,
-            alerts=tuple(Alert(a["name"], _alert_condition(a["when"], m, f"metrics.{mname}"),
-                               a["minutes"], a["severity"],
-                               a.get("notify") or _notify_for(a["severity"]),
-                               bool(a.get("loss_of_signal")), a["source"])
-                         for a in m.get("alerts", ())),
-            window_minutes=m.get("window_minutes"),
-            gate_window_minutes=m.get("gate_window_minutes"),
-            cusum=tuple(Chart(c["line"], c["in_control"], float(c["h"])) for c in m.get("cusum", ())),
-            baseline=m.get("baseline"), ran=m.get("ran"),
-        )
-        _check_charts(metrics[mname], name)
-    judge = JudgeSettings(**data["judge"])
+
+
+def _metric(mname: str, m: dict, all_metrics: dict, name: str) -> Metric:
+    """One schema-valid metric entry as a Metric, with the rules that span its fields."""
+    def conds(d):
+        return {k: Condition.parse(v) for k, v in (d or {}).items()}
+    derived = m.get("derived")
+    if derived and derived["savings_of"] not in all_metrics:
+        raise UserError(f"{name}: field metrics.{mname}.derived.savings_of: "
+                        f"expected a metric name, got {derived['savings_of']!r}")
+    if "gate_window_minutes" in m and "nrql" not in m:
+        # cohort metrics share the evaluation window with the request counts
+        raise UserError(f"{name}: field metrics.{mname}.gate_window_minutes: only a metric "
+                        f"defined by nrql: (service-level) has its own gate window")
+    if "compare" in m and "nrql" in m:
+        raise UserError(f"{name}: field metrics.{mname}.compare: a metric defined by nrql: "
+                        f"has no cohorts to compare")
+    compare = dict(m["compare"]) if m.get("compare") else None
+    if compare and "rollback" in compare:
+        compare["rollback"] = Condition.parse(compare["rollback"])
+    if "ran" in m and "nrql" not in m:
+        raise UserError(f"{name}: field metrics.{mname}.ran: only a metric defined by nrql: "
+                        f"counts the checks that ran")
+    metric = Metric(
+        name=mname, title=m["title"], unit=m["unit"], worse=m["worse"],
+        aggregate=m.get("aggregate"), derived=derived, nrql_override=m.get("nrql"),
+        thresholds=conds(m.get("thresholds")),
+        steps={s: conds(t) for s, t in (m.get("steps") or {}).items()},
+        compare=compare,
+        gate_steps=tuple(m["gate_steps"]) if "gate_steps" in m else None,
+        alerts=tuple(Alert(a["name"], _alert_condition(a["when"], m, f"metrics.{mname}"),
+                           a["minutes"], a["severity"],
+                           a.get("notify") or _notify_for(a["severity"]),
+                           bool(a.get("loss_of_signal")), a["source"])
+                     for a in m.get("alerts", ())),
+        window_minutes=m.get("window_minutes"),
+        gate_window_minutes=m.get("gate_window_minutes"),
+        cusum=tuple(Chart(c["line"], c["in_control"], float(c["h"])) for c in m.get("cusum", ())),
+        baseline=m.get("baseline"), ran=m.get("ran"),
+    )
+    _check_charts(metric, name)
+    return metric
+
+
+def _judge_settings(raw: dict, name: str) -> JudgeSettings:
+    judge = JudgeSettings(**raw)
     if judge.recent_hours * 60 // judge.bucket_minutes > 366:
         raise UserError(f"{name}: field judge.recent_hours: {judge.recent_hours} h of "
                         f"{judge.bucket_minutes}-minute buckets is more than the 366 buckets "
                         f"NRQL answers; expected at most {366 * judge.bucket_minutes // 60} h")
-    contract = load_event_contract()
-    optional = frozenset(contract.optional) if contract.event == data["event"] else frozenset()
-    return Catalog(data["event"], data["cohort_attribute"], data["min_requests"],
-                   float(data["confidence"]), metrics, optional,
-                   performance_budget={k: Condition.parse(v) for k, v in
-                                       (data.get("performance_budget") or {}).items()},
-                   judge=judge)
+    return judge
 
 
 def _check_charts(m: Metric, name: str) -> None:

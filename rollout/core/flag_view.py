@@ -139,6 +139,7 @@ class GateRow:
     reason: str
     code: str | None                # the judge's reason code, where it gives one
     check: dict                     # the check as the gate's JSON has it
+    baseline: str | None = None     # vs the pre-rollout baseline, when the gate had one
 
     def to_json(self) -> dict:
         return {**self.check, "cells": [self.metric, self.canary, self.control, self.delta,
@@ -156,13 +157,15 @@ class GateView:
     rows: tuple[GateRow, ...]
     omitted: tuple[str, ...]
     origin: str                     # "current" (judged for the page) or "abort" (recorded)
+    baseline: str | None = None     # where the pre-rollout baseline beside it came from
 
     def to_json(self) -> dict:
         return {"verdict": self.verdict, "step": self.step, "next_step": self.next_step,
                 "at": _iso(self.at), "window": {"start": _iso(self.window_start),
                                                 "end": _iso(self.window_end)},
                 "origin": self.origin, "checks": [r.to_json() for r in self.rows],
-                "omitted": list(self.omitted)}
+                "omitted": list(self.omitted),
+                **({"baseline": self.baseline} if self.baseline else {})}
 
 
 @dataclass(frozen=True)
@@ -268,22 +271,27 @@ class FlagView:
 def gate_view(doc: dict, catalog, origin: str) -> GateView:
     """A GateView from a gate's JSON (GateResult.to_json(), fresh or recorded in an abort's
     evidence), with the pull-request comment's own cells."""
+    from rollout.core.baseline import BaselineComparison
     from rollout.core.gate import Check
-    from rollout.core.gate_render import row_cells
+    from rollout.core.gate_render import baseline_cell, row_cells
 
     names = {f.name for f in fields(Check)}
+    base = doc.get("baseline") if isinstance(doc.get("baseline"), dict) else None
     rows = []
     for c in doc.get("checks") or []:
         if not isinstance(c, dict):
             continue
         check = Check(**{**_CHECK_DEFAULTS, **{k: v for k, v in c.items() if k in names}})
         cells = row_cells(check, catalog)
-        rows.append(GateRow(*cells, reason=str(check.reason), code=c.get("code"), check=c))
+        vs_base = baseline_cell(BaselineComparison.from_json(c.get("baseline"))) if base else None
+        rows.append(GateRow(*cells, reason=str(check.reason), code=c.get("code"), check=c,
+                            baseline=vs_base))
     window = doc.get("window") or {}
     return GateView(doc.get("verdict", "hold"), doc.get("step", ""), doc.get("next_step"),
                     _time(doc.get("at")), _time(window.get("start")), _time(window.get("end")),
                     tuple(rows), tuple(str(o.get("reason", "")) for o in doc.get("omitted") or []
-                                       if isinstance(o, dict)), origin)
+                                       if isinstance(o, dict)), origin,
+                    str(base.get("description", "pre-rollout baseline")) if base else None)
 
 
 # a check recorded by an older judge may lack a field the current one has

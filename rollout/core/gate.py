@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from rollout.core.baseline import GateBaseline, gate_baseline
 from rollout.core.catalog import savings_percent
 from rollout.core.observations import Observations
+from rollout.core.state import Event
 from rollout.errors import EXIT_EXTERNAL, EXIT_HELD, EXIT_OK, EXIT_ROLLBACK
 
 PASS, HOLD, ROLLBACK, INCONCLUSIVE, ERROR = "pass", "hold", "rollback", "inconclusive", "error"
@@ -101,6 +103,8 @@ class GateResult:
     window_start: datetime | None = None
     window_end: datetime | None = None
     omitted: tuple[tuple[str, str], ...] = ()   # (metric, why) left out: NOT_MEASURED
+    # the pre-rollout baseline beside the checks, when one was recorded (shown, not judged)
+    baseline: GateBaseline | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -135,12 +139,24 @@ class GateResult:
 
     def to_json(self) -> dict:
         iso = lambda t: t.isoformat() if t else None
-        return {"flag": self.flag, "step": self.step, "next_step": self.next_step,
-                "verdict": self.verdict, "code": str(self.code), "at": iso(self.at),
-                "window": {"start": iso(self.window_start), "end": iso(self.window_end)},
-                "checks": [c.to_json() for c in self.checks],
-                "omitted": [{"metric": m, "reason": why, "code": str(Code.NOT_MEASURED)}
-                            for m, why in self.omitted]}
+        out = {"flag": self.flag, "step": self.step, "next_step": self.next_step,
+               "verdict": self.verdict, "code": str(self.code), "at": iso(self.at),
+               "window": {"start": iso(self.window_start), "end": iso(self.window_end)},
+               "checks": [c.to_json() for c in self.checks],
+               "omitted": [{"metric": m, "reason": why, "code": str(Code.NOT_MEASURED)}
+                           for m, why in self.omitted]}
+        if self.baseline is not None:      # without one, the JSON is as it always was
+            for check, doc in zip(self.checks, out["checks"]):
+                doc["baseline"] = _baseline_json(self.baseline.of(check))
+            out["baseline"] = self.baseline.to_json()
+        return out
+
+
+def _baseline_json(found) -> dict | None:
+    if found is None:
+        return None
+    return {**found.to_json(), "value": _num(found.value), "baseline": _num(found.baseline),
+            "delta": _num(found.delta)}
 
 
 def overall(checks) -> str:
@@ -159,8 +175,10 @@ def soak_check(done: bool, description: str, required: str | None = None) -> Che
 
 def evaluate(catalog, step: str, observations: Observations | None, *, soak: Check | None,
              source_error: str | None = None, flag: str = "", at: datetime | None = None,
-             next_step: str | None = None) -> GateResult:
-    """Judge `step` (the current step) against every catalog metric that gates at it."""
+             next_step: str | None = None, baseline: Event | None = None) -> GateResult:
+    """Judge `step` (the current step) against every catalog metric that gates at it.
+    `baseline`, a passing pre-rollout baseline row (core/baseline.py latest_baseline), is
+    shown beside the checks and changes no verdict."""
     from rollout.core.judge import metric_checks
 
     checks = [soak] if soak is not None else []
@@ -175,7 +193,7 @@ def evaluate(catalog, step: str, observations: Observations | None, *, soak: Che
                 continue
             checks += metric_checks(catalog, metric, step, observations, source_error)
     return GateResult(flag, step, next_step, overall(checks), tuple(checks), at, *window,
-                      omitted=tuple(omitted))
+                      omitted=tuple(omitted), baseline=gate_baseline(baseline, checks, catalog))
 
 
 def judged(thr: dict) -> bool:

@@ -12,6 +12,7 @@ from rollout.core.units import format_delta, format_value
 
 ICON = {PASS: "✅", PROCEED: "✅", HOLD: "⚠️", INCONCLUSIVE: "⚠️", ERROR: "⚠️", ROLLBACK: "🛑"}
 COLUMNS = ["Metric", "Canary", "Control", "Δ", "Target", "Threshold", "Verdict"]
+BASELINE_COLUMN = "Pre-rollout baseline"    # beside Δ (vs control), when a baseline exists
 
 
 def _title(check, catalog) -> str:
@@ -41,6 +42,23 @@ def row_cells(check, catalog) -> list[str]:
     return _cells(check, catalog)
 
 
+def baseline_cell(found) -> str:
+    """A check's canary against the pre-rollout baseline (a BaselineComparison or None)."""
+    return found.text() if found is not None else "—"
+
+
+def _columns(r: GateResult) -> list[str]:
+    return COLUMNS[:4] + [BASELINE_COLUMN] + COLUMNS[4:] if r.baseline else COLUMNS
+
+
+def _row(r: GateResult, check, catalog, verdict: str) -> list[str]:
+    """A check's cells with its verdict cell as given, and the baseline's when there is one."""
+    cells = _cells(check, catalog)[:-1] + [verdict]
+    if r.baseline:
+        cells.insert(4, baseline_cell(r.baseline.of(check)))
+    return cells
+
+
 def _headline(r: GateResult) -> str:
     move = f"{r.step} → {r.next_step}" if r.next_step else r.step
     return f"{r.flag or 'flag'} at {move}: {r.verdict.upper()} ({r.code})"
@@ -59,9 +77,10 @@ def render_json(r: GateResult) -> str:
 
 
 def render_table(r: GateResult, catalog=None) -> str:
-    out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else ""), ""]
-    out += text_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{c.verdict} ({c.code})"]
-                                for c in r.checks])
+    out = [_headline(r) + (f"  ({_window(r)})" if _window(r) else "")]
+    out += [r.baseline.description] if r.baseline else []
+    out += [""] + text_table(_columns(r), [_row(r, c, catalog, f"{c.verdict} ({c.code})")
+                                           for c in r.checks])
     out += ["", "reasons:"] + [f"  {c.verdict:<12} {c.code:<22} {c.reason}" for c in r.checks]
     out += [_omitted(r)] if r.omitted else []
     return "\n".join(out)
@@ -74,8 +93,10 @@ def render_markdown(r: GateResult, catalog=None) -> str:
            f"(`{r.code}`)", ""]
     if _window(r):
         out += [f"_{_window(r)}_", ""]
-    out += markdown_table(COLUMNS, [_cells(c, catalog)[:-1] + [f"{ICON[c.verdict]} {c.verdict} `{c.code}`"]
-                                    for c in r.checks])
+    if r.baseline:
+        out += [f"_{_md(r.baseline.description)}_", ""]
+    verdict = lambda c: f"{ICON[c.verdict]} {c.verdict} `{c.code}`"
+    out += markdown_table(_columns(r), [_row(r, c, catalog, verdict(c)) for c in r.checks])
     out += ["", "**Reasons**", ""]
     out += [f"- {ICON[c.verdict]} **{_md(_title(c, catalog))}** ({c.verdict}, `{c.code}`): "
             f"{_md(c.reason)}" for c in r.checks]

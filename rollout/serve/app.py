@@ -49,7 +49,7 @@ class Service:
     def __post_init__(self):
         from rollout.serve.page_auth import PageGuard
         from rollout.serve.page_data import PageData
-        from rollout.serve.redact import Redactor
+        from rollout.serve.service_secrets import Redactor
 
         self._status_lock = threading.Lock()
         self._status: tuple[float, dict] | None = None

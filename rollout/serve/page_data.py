@@ -13,7 +13,7 @@ people watch:
   the previous step's verdict. `prewarm()` computes everything once at start;
 - the guard's part is what the loop holds in memory, read at every request.
 
-The gate is `rollout gate FLAG`'s own (gating.gate_result over the step-up window, the
+The gate is `rollout gate FLAG`'s own (gate_run.gate_result over the step-up window, the
 pull-request comment's numbers); the guard's evaluations between aborts record only
 their outcome, so the page judges for itself and says when. An abort shows the verdict
 the guard recorded in its evidence.
@@ -160,7 +160,7 @@ class PageData:
         return self._sources
 
     def _gate(self, state, pct: int, history, at: datetime):
-        from rollout.gating import gate_result
+        from rollout.gate_run import gate_result
 
         try:
             source = self._open_sources()[0] if pct > 0 else None

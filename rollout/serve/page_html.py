@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from rollout.core.flag_view import FlagView, GateView
+from rollout.core.gate_render import BASELINE_COLUMN
 from rollout.core.state import Event, format_duration, format_utc
 from rollout.core.tables import html_table
 
@@ -139,14 +140,18 @@ def _gate_table(g: GateView, now: datetime) -> str:
     window = (f"metrics from {when(g.window_start, now)} to {when(g.window_end, now)}"
               if g.window_start and g.window_end else f"as of {when(g.at, now)}")
     move = f"{g.step} → {g.next_step}" if g.next_step else g.step
-    rows = [[r.metric, r.canary, r.control, r.delta, r.target, r.threshold,
+    vs_base = lambda r: [r.baseline or "—"] if g.baseline else []   # as the PR comment
+    rows = [[r.metric, r.canary, r.control, r.delta, *vs_base(r), r.target, r.threshold,
              mark(r.verdict), f"<code>{esc(r.code)}</code>" if r.code else "—"] for r in g.rows]
-    table = html_table(["Metric", "Canary", "Control", "Δ", "Target", "Threshold", "Verdict",
-                        "Code"], rows, markup=(6, 7), cls="gate")
+    extra = 1 if g.baseline else 0
+    table = html_table(["Metric", "Canary", "Control", "Δ",
+                        *([BASELINE_COLUMN] if g.baseline else []), "Target", "Threshold",
+                        "Verdict", "Code"], rows, markup=(6 + extra, 7 + extra), cls="gate")
     reasons = "".join(f"<li>{mark(r.verdict)} <strong>{esc(r.metric)}</strong>: {esc(r.reason)}"
                       f"{f' <code>{esc(r.code)}</code>' if r.code else ''}</li>" for r in g.rows)
     omitted = f'<p class="muted">Not judged: {esc("; ".join(g.omitted))}</p>' if g.omitted else ""
-    return (f'<p>{mark(g.verdict, g.verdict.upper())} at {esc(move)}; {window}</p>'
+    base = f'<p class="muted">{esc(g.baseline)}</p>' if g.baseline else ""
+    return (f'<p>{mark(g.verdict, g.verdict.upper())} at {esc(move)}; {window}</p>' + base +
             f'<div class="scroll">{table}</div>'
             f'<details><summary>Reasons</summary><ul class="reasons">{reasons}</ul></details>'
             + omitted)

@@ -137,7 +137,7 @@ def _number(v, key: str):
     return float(v)
 
 
-def _value(row, attr: str, key: str | None = None):
+def row_value(row, attr: str, key: str | None = None):
     """The aggregate of one result row, read by its name (`key`, or the one field named
     like an aggregate), never by position: a row may carry other numbers first."""
     if not isinstance(row, dict):
@@ -156,7 +156,8 @@ def _ambiguous(keys):
                         f"expected one")
 
 
-def _cohort(row, attr: str) -> str | None:
+def row_cohort(row, attr: str) -> str | None:
+    """The cohort a result row is for (its facet on `attr`), None for any other row."""
     if not isinstance(row, dict):
         return None
     facet = row.get(attr, row.get("facet"))
@@ -288,9 +289,9 @@ class NewRelicSource:
         attr = catalog.cohort_attribute
         requests = {c: 0 for c in COHORTS}
         for row in account[REQUESTS].get("results") or []:
-            c = _cohort(row, attr)
+            c = row_cohort(row, attr)
             if c:
-                requests[c] = int(_value(row, attr) or 0)
+                requests[c] = int(row_value(row, attr) or 0)
         values = {c: {} for c in COHORTS}
         service: dict[str, float | None] = {}
         ran: dict[str, float | None] = {}
@@ -307,18 +308,18 @@ class NewRelicSource:
                     errors.setdefault(metric, why)
                 continue
             if kind in ("service", "ran"):      # one row without facet; no row is no value
-                one = _value(rows[0], attr) if rows and isinstance(rows[0], dict) else None
+                one = row_value(rows[0], attr) if rows and isinstance(rows[0], dict) else None
                 (service if kind == "service" else ran)[name] = one
             elif kind == "value":
                 for c in COHORTS:
                     values[c][name] = None          # a cohort without rows has no value
                 for row in rows:
-                    c = _cohort(row, attr)
+                    c = row_cohort(row, attr)
                     if c:
-                        values[c][name] = _value(row, attr)
+                        values[c][name] = row_value(row, attr)
             else:
                 answers[alias] = [r for r in rows if isinstance(r, dict)]
-        cohort_of = lambda row: _cohort(row, attr)
+        cohort_of = lambda row: row_cohort(row, attr)
         edges, sums = nrql_evidence.series(catalog, start, end, answers, cohort_of)
         spread = nrql_evidence.spreads(answers, spread_fields(catalog), cohort_of)
         cohorts = {c: CohortData(requests[c], values[c],

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from rollout.adapters.metrics.newrelic import REQUESTS, NewRelicSource, _cohort, graphql
+from rollout.adapters.metrics.newrelic import REQUESTS, NewRelicSource, graphql, row_cohort
 from rollout.core.observations import epoch_ms as _ms
 from rollout.core.reports.summaries import (Bucket, BucketCohort, CohortSummary, ModelShare,
                                            Summary, Uptime, Window)
@@ -109,7 +109,7 @@ def _models(rows: list | None) -> dict[str, dict[str, ModelShare]]:
 def _cohorts(catalog, rows: list, limits_ms: tuple, models) -> dict[str, CohortSummary]:
     cohorts = {}
     for row in rows:
-        c = _cohort(row, catalog.cohort_attribute)
+        c = row_cohort(row, catalog.cohort_attribute)
         if not c:
             continue
         cohorts[c] = CohortSummary(
@@ -179,7 +179,7 @@ class NewRelicReportSource:
         n = -(-int((end - start).total_seconds()) // int(bucket.total_seconds()))
         found: dict[int, dict[str, BucketCohort]] = {}
         for row in (account.get(REQUESTS) or {}).get("results") or []:
-            c = _cohort(row, catalog.cohort_attribute)
+            c = row_cohort(row, catalog.cohort_attribute)
             begin = row.get("beginTimeSeconds")
             if not c or begin is None:
                 continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from rollout.core.baseline import BaselineComparison, compare_to_baseline, describe, latest_baseline
+from rollout.core.baseline import BaselineComparison, compare_each, describe, latest_baseline
 from rollout.core.catalog import Condition
 from rollout.core.reports.markdown import MET, head, target_text
 from rollout.core.reports.model import Header, Inputs, Line, line, lines_json, savings
@@ -242,6 +242,5 @@ def _pre_rollout(c: Inputs, table) -> tuple[dict[str, BaselineComparison], objec
     recorded = latest_baseline(c.history, c.state.flag, c.plan.at)
     if recorded is None:
         return {}, None
-    found = {row.metric: compare_to_baseline(recorded.evidence, c.catalog.metrics[row.metric],
-                                             row.canary) for row in table}
-    return {k: v for k, v in found.items() if v is not None}, recorded
+    return compare_each(recorded.evidence, c.catalog,
+                        ((row.metric, row.metric, row.canary) for row in table)), recorded
