@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from rollout.core.tallies import beyond_tally, carried_tally, edges_ms, layout, percentage_tally, sum_tallies, tallies
+from rollout.core.tallies import carried_tally, edges_ms, layout, percentage_tally, sum_tallies, tallies
 from rollout.core.observations import COHORTS, CohortData, Observations, epoch_ms
 
 LATENCY_SIGMA = 0.45

@@ -15,7 +15,7 @@ from rollout.adapters.metrics.newrelic import NewRelicSource, parse_keyset
 from rollout.adapters.metrics.sqlite_events import SQLiteEventSource, insert_events
 from rollout.core import verify
 from rollout.core.catalog import load_catalog
-from rollout.core.event_contract import SCHEMA_PATH, contract_from_schema, load_event_contract
+from rollout.core.event_contract import SCHEMA_PATH, load_event_contract
 from rollout.core.observations import COHORTS
 from rollout.drill import CONTROL as DRILL_CONTROL, generate_events
 from rollout.core.verify import FAIL, OK, UNKNOWN, Unavailable

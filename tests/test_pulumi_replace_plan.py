@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pulumi
 import pulumi_render.env_groups as renv
 import pulumi_render.services as rsvc
 import pytest

@@ -11,7 +11,6 @@ import json
 import shutil
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,7 @@ import os
 import re
 from urllib.parse import unquote, urlsplit
 
-from rollout.redact import MASK, literal_forms, redact
+from rollout.redact import literal_forms, redact
 
 SECRET_ENV = ("ROLLOUT_HOOK_TOKEN", "ROLLOUT_PAGE_TOKEN", "NEW_RELIC_API_KEY",
               "SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "GITHUB_TOKEN",

@@ -3,7 +3,6 @@
 conflict), not 2; concurrent guards roll back once and notify once per channel."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 

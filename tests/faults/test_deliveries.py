@@ -4,7 +4,6 @@ answered late gets it again marked "(repeat)" (Slack) or folded by its dedup key
 (PagerDuty); a sender killed mid-send leaves a claim that expires and is retried; after
 the store fails mid-abort, running `rollout abort` again sends what is owed, and GitHub's
 pull request is found rather than opened twice."""
-import json
 import os
 import signal
 import sqlite3

@@ -11,7 +11,7 @@ import pytest
 
 from rollout.drill import CANARY, FAULTY, generate_events
 from tests.fakes.newrelic import API_KEY, FakeNerdGraph
-from tests.faults.conftest import (FLAG, NOW, add_traffic, at, flag_row, here, make_live,
+from tests.faults.conftest import (FLAG, NOW, add_traffic, at, flag_row, here,
                                    rollout)
 from tests.cli import git
 

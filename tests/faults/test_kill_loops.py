@@ -13,7 +13,7 @@ import pytest
 
 from tests import pg
 from tests.cli import set_percentage
-from tests.faults.conftest import FLAG, NOW, T0, at, make_live
+from tests.faults.conftest import FLAG, NOW, at, make_live
 
 ALLOWED = {0, 1, 3, 4}
 
